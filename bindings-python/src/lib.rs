@@ -1,0 +1,2 @@
+//! Python bindings for PerfAnalysis (not built yet).
+#![warn(missing_docs)]

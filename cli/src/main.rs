@@ -1,0 +1,2 @@
+//! `perfan`: the PerfAnalysis command line.
+fn main() {}

@@ -1,0 +1,1 @@
+//! `cpuinfo` parser (in progress).

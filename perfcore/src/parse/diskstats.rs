@@ -1,0 +1,1 @@
+//! `diskstats` parser (in progress).

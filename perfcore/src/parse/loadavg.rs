@@ -1,0 +1,1 @@
+//! `loadavg` parser (in progress).

@@ -1,0 +1,1 @@
+//! `meminfo` parser (in progress).

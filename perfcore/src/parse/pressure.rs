@@ -1,0 +1,1 @@
+//! `pressure` parser (in progress).

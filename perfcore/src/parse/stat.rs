@@ -1,0 +1,425 @@
+//! `/proc/stat`: CPU time per CPU and in total, interrupts, context switches,
+//! boot time, forks and task counts.
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+use super::{Lines, fields, parse_u64, show};
+use crate::error::{Error, Result};
+
+/// The file this module parses, as named in errors.
+pub const FILE: &str = "/proc/stat";
+
+/// Names of the softirq vectors in the order the kernel prints them (since 4.x).
+pub const SOFTIRQ_NAMES: [&str; 10] = [
+    "hi", "timer", "net_tx", "net_rx", "block", "irq_poll", "tasklet", "sched", "hrtimer", "rcu",
+];
+
+/// Cumulative CPU time of one CPU (or all) in USER_HZ jiffies, as printed on a `cpu` line.
+///
+/// `user` includes `guest` and `nice` includes `guest_nice` (the kernel counts
+/// guest time twice); the rate math takes them out as sysstat does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct CpuTimes {
+    /// Time in user mode.
+    pub user: u64,
+    /// Time in user mode at low priority.
+    pub nice: u64,
+    /// Time in kernel mode.
+    pub system: u64,
+    /// Idle time.
+    pub idle: u64,
+    /// Time waiting for I/O (since Linux 2.5.41).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iowait: Option<u64>,
+    /// Time servicing hardware interrupts (since Linux 2.6.0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub irq: Option<u64>,
+    /// Time servicing softirqs (since Linux 2.6.0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub softirq: Option<u64>,
+    /// Time stolen by the hypervisor (since Linux 2.6.11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steal: Option<u64>,
+    /// Time running a guest's virtual CPU (since Linux 2.6.24).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest: Option<u64>,
+    /// Time running a niced guest (since Linux 2.6.33).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest_nice: Option<u64>,
+}
+
+impl CpuTimes {
+    /// Builds CPU times from the values of a `cpu` line (at least 4, at most 10 used).
+    pub fn from_values(v: &[u64]) -> Option<CpuTimes> {
+        if v.len() < 4 {
+            return None;
+        }
+        let get = |i: usize| v.get(i).copied();
+        Some(CpuTimes {
+            user: v[0],
+            nice: v[1],
+            system: v[2],
+            idle: v[3],
+            iowait: get(4),
+            irq: get(5),
+            softirq: get(6),
+            steal: get(7),
+            guest: get(8),
+            guest_nice: get(9),
+        })
+    }
+
+    /// The ten fields in kernel order, absent ones as 0.
+    pub fn to_array(&self) -> [u64; 10] {
+        [
+            self.user,
+            self.nice,
+            self.system,
+            self.idle,
+            self.iowait.unwrap_or(0),
+            self.irq.unwrap_or(0),
+            self.softirq.unwrap_or(0),
+            self.steal.unwrap_or(0),
+            self.guest.unwrap_or(0),
+            self.guest_nice.unwrap_or(0),
+        ]
+    }
+
+    /// How many columns the kernel printed (4 to 10).
+    pub fn columns(&self) -> usize {
+        4 + [
+            self.iowait,
+            self.irq,
+            self.softirq,
+            self.steal,
+            self.guest,
+            self.guest_nice,
+        ]
+        .iter()
+        .take_while(|o| o.is_some())
+        .count()
+    }
+}
+
+/// One `cpuN` line: the CPU's id and its times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Cpu {
+    /// The CPU id (`N` of `cpuN`); ids may have gaps when CPUs are offline.
+    pub id: u32,
+    /// Its cumulative times.
+    pub times: CpuTimes,
+}
+
+/// A two-value legacy line (`page in out`, `swap in out`), printed by Linux 2.4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct InOut {
+    /// First value (pages in).
+    #[serde(rename = "in")]
+    pub in_: u64,
+    /// Second value (pages out).
+    pub out: u64,
+}
+
+/// Parsed `/proc/stat`, borrowing the long `intr` and `softirq` lists from the input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stat<'a> {
+    /// The aggregate `cpu` line.
+    pub cpu_total: Option<CpuTimes>,
+    /// One entry per `cpuN` line, in file order.
+    pub cpus: Vec<Cpu>,
+    /// Total interrupts serviced since boot (first value of `intr`).
+    pub intr_total: Option<u64>,
+    intr_rest: &'a [u8],
+    /// Context switches since boot.
+    pub ctxt: Option<u64>,
+    /// Boot time, unix seconds.
+    pub btime: Option<u64>,
+    /// Processes (and threads) created since boot.
+    pub processes: Option<u64>,
+    /// Tasks currently runnable.
+    pub procs_running: Option<u64>,
+    /// Tasks currently blocked on I/O.
+    pub procs_blocked: Option<u64>,
+    /// Total softirqs serviced since boot (first value of `softirq`).
+    pub softirq_total: Option<u64>,
+    softirq_rest: &'a [u8],
+    /// Linux 2.4 `page` line (pages paged in and out).
+    pub page: Option<InOut>,
+    /// Linux 2.4 `swap` line (pages swapped in and out).
+    pub swap: Option<InOut>,
+}
+
+impl<'a> Stat<'a> {
+    /// The per-IRQ counters after the `intr` total, parsed lazily (the line can be
+    /// hundreds of KiB on big machines, so [`parse`] does not touch it).
+    /// A value that is not a number ends the sequence.
+    pub fn intr_numbered(&self) -> impl Iterator<Item = u64> + 'a {
+        fields(self.intr_rest).map_while(parse_u64)
+    }
+
+    /// The per-vector softirq counters after the total, in [`SOFTIRQ_NAMES`] order.
+    pub fn softirq_vectors(&self) -> impl Iterator<Item = u64> + 'a {
+        fields(self.softirq_rest).map_while(parse_u64)
+    }
+
+    /// The CPU with id `id`, if the file had a `cpu<id>` line.
+    pub fn cpu(&self, id: u32) -> Option<&CpuTimes> {
+        self.cpus.iter().find(|c| c.id == id).map(|c| &c.times)
+    }
+}
+
+/// Parses the text of `/proc/stat`.
+///
+/// Unknown lines are ignored (kernels and patches add keys). A known key whose
+/// value is missing or not a number is an error, as is a `cpu` line with fewer
+/// than four values.
+pub fn parse(bytes: &[u8]) -> Result<Stat<'_>> {
+    let mut st = Stat::default();
+    for (n, line) in Lines::new(bytes) {
+        let mut f = fields(line);
+        let Some(key) = f.next() else { continue };
+        let bad = |what: &str| Error::parse(FILE, n, format!("{what}: {:?}", show(line)));
+        if key.starts_with(b"cpu") {
+            let id = &key[3..];
+            let mut v = [0u64; 10];
+            let mut count = 0;
+            for field in f.by_ref() {
+                let x = parse_u64(field).ok_or_else(|| bad("CPU time is not a number"))?;
+                if count < 10 {
+                    v[count] = x;
+                }
+                count += 1;
+            }
+            let times = CpuTimes::from_values(&v[..count.min(10)])
+                .ok_or_else(|| bad("cpu line has fewer than 4 values"))?;
+            if id.is_empty() {
+                st.cpu_total = Some(times);
+            } else {
+                let id = parse_u64(id)
+                    .and_then(|i| u32::try_from(i).ok())
+                    .ok_or_else(|| bad("bad CPU id"))?;
+                st.cpus.push(Cpu { id, times });
+            }
+            continue;
+        }
+        let one = |f: &mut super::Fields<'_>| -> Result<u64> {
+            f.next()
+                .and_then(parse_u64)
+                .ok_or_else(|| bad("value missing or not a number"))
+        };
+        match key {
+            b"intr" => {
+                st.intr_total = Some(one(&mut f)?);
+                st.intr_rest = f.remainder();
+            }
+            b"softirq" => {
+                st.softirq_total = Some(one(&mut f)?);
+                st.softirq_rest = f.remainder();
+            }
+            b"ctxt" => st.ctxt = Some(one(&mut f)?),
+            b"btime" => st.btime = Some(one(&mut f)?),
+            b"processes" => st.processes = Some(one(&mut f)?),
+            b"procs_running" => st.procs_running = Some(one(&mut f)?),
+            b"procs_blocked" => st.procs_blocked = Some(one(&mut f)?),
+            b"page" | b"swap" => {
+                let pair = InOut {
+                    in_: one(&mut f)?,
+                    out: one(&mut f)?,
+                };
+                if key == b"page" {
+                    st.page = Some(pair);
+                } else {
+                    st.swap = Some(pair);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(st)
+}
+
+struct CpuMap<'s>(&'s [Cpu]);
+
+impl Serialize for CpuMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for c in self.0 {
+            m.serialize_entry(&c.id.to_string(), &c.times)?;
+        }
+        m.end()
+    }
+}
+
+struct Totals<'s> {
+    total: u64,
+    names: Option<&'s [&'static str]>,
+    rest: &'s [u8],
+}
+
+impl Serialize for Totals<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("total", &self.total)?;
+        if let Some(names) = self.names {
+            for (name, v) in names.iter().zip(fields(self.rest).map_while(parse_u64)) {
+                m.serialize_entry(name, &v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// Serializes with the kernel's names: `cpu_total`, `cpu` (map by id), `intr.total`, ...
+impl Serialize for Stat<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        if let Some(t) = &self.cpu_total {
+            m.serialize_entry("cpu_total", t)?;
+        }
+        m.serialize_entry("cpu", &CpuMap(&self.cpus))?;
+        if let Some(total) = self.intr_total {
+            let t = Totals {
+                total,
+                names: None,
+                rest: self.intr_rest,
+            };
+            m.serialize_entry("intr", &t)?;
+        }
+        for (k, v) in [
+            ("ctxt", self.ctxt),
+            ("btime", self.btime),
+            ("processes", self.processes),
+            ("procs_running", self.procs_running),
+            ("procs_blocked", self.procs_blocked),
+        ] {
+            if let Some(v) = v {
+                m.serialize_entry(k, &v)?;
+            }
+        }
+        if let Some(total) = self.softirq_total {
+            let t = Totals {
+                total,
+                names: Some(&SOFTIRQ_NAMES),
+                rest: self.softirq_rest,
+            };
+            m.serialize_entry("softirq", &t)?;
+        }
+        if let Some(p) = &self.page {
+            m.serialize_entry("page", p)?;
+        }
+        if let Some(p) = &self.swap {
+            m.serialize_entry("swap", p)?;
+        }
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODERN: &[u8] = b"cpu  373708 4860 107483 67002379 258643 0 12620 0 0 0\n\
+cpu0 373708 4860 107483 67002379 258643 0 12620 0 0 0\n\
+intr 30273852 0 0 2934\n\
+ctxt 56093718\n\
+btime 1767134306\n\
+processes 105593\n\
+procs_running 2\n\
+procs_blocked 0\n\
+softirq 27098783 0 10254836 4 3329630 0 0 8643355 0 878 4870080\n";
+
+    #[test]
+    fn modern_file() {
+        let s = parse(MODERN).unwrap();
+        let t = s.cpu_total.unwrap();
+        assert_eq!(t.user, 373708);
+        assert_eq!(t.iowait, Some(258643));
+        assert_eq!(t.guest_nice, Some(0));
+        assert_eq!(t.columns(), 10);
+        assert_eq!(s.cpus.len(), 1);
+        assert_eq!(s.cpu(0).unwrap().softirq, Some(12620));
+        assert_eq!(s.intr_total, Some(30273852));
+        assert_eq!(s.intr_numbered().collect::<Vec<_>>(), vec![0, 0, 2934]);
+        assert_eq!(s.ctxt, Some(56093718));
+        assert_eq!(s.btime, Some(1767134306));
+        assert_eq!(s.processes, Some(105593));
+        assert_eq!(s.procs_running, Some(2));
+        assert_eq!(s.procs_blocked, Some(0));
+        assert_eq!(s.softirq_total, Some(27098783));
+        assert_eq!(s.softirq_vectors().nth(2), Some(4));
+    }
+
+    #[test]
+    fn old_kernel_four_columns() {
+        let s = parse(b"cpu 1 2 3 4\ncpu0 1 2 3 4\n").unwrap();
+        let t = s.cpu_total.unwrap();
+        assert_eq!(t.columns(), 4);
+        assert_eq!(t.iowait, None);
+        assert_eq!(t.to_array(), [1, 2, 3, 4, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn cpu_ids_with_gaps() {
+        let s = parse(b"cpu 1 2 3 4 5\ncpu0 1 2 3 4 5\ncpu7 9 9 9 9 9\n").unwrap();
+        assert_eq!(s.cpus.iter().map(|c| c.id).collect::<Vec<_>>(), vec![0, 7]);
+        assert_eq!(s.cpu(7).unwrap().user, 9);
+        assert!(s.cpu(1).is_none());
+    }
+
+    #[test]
+    fn empty_file_is_empty_stat() {
+        let s = parse(b"").unwrap();
+        assert!(s.cpu_total.is_none());
+        assert!(s.cpus.is_empty());
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let e = parse(b"cpu 1 2 3 4\nbtime\n").unwrap_err().to_string();
+        assert!(e.starts_with("/proc/stat: line 2:"), "{e}");
+        let e = parse(b"cpu 1 2 x 4\n").unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("not a number"), "{e}");
+        assert!(parse(b"cpu 1 2 3\n").is_err());
+        assert!(parse(b"cpuX 1 2 3 4\n").is_err());
+        assert!(parse(b"page 5741\n").is_err());
+        assert!(parse(b"ctxt -5\n").is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_ignored() {
+        let s = parse(b"entropy_avail 1024 2048\nctxt 5\n").unwrap();
+        assert_eq!(s.ctxt, Some(5));
+    }
+
+    #[test]
+    fn legacy_page_and_swap_lines() {
+        let s = parse(b"page 5741 1808\nswap 1 0\n").unwrap();
+        assert_eq!(
+            s.page,
+            Some(InOut {
+                in_: 5741,
+                out: 1808
+            })
+        );
+        assert_eq!(s.swap, Some(InOut { in_: 1, out: 0 }));
+    }
+
+    #[test]
+    fn json_uses_kernel_names() {
+        let s = parse(MODERN).unwrap();
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["cpu_total"]["user"], 373708);
+        assert_eq!(v["cpu"]["0"]["idle"], 67002379);
+        assert_eq!(v["intr"]["total"], 30273852);
+        assert_eq!(v["softirq"]["total"], 27098783);
+        assert_eq!(v["softirq"]["timer"], 10254836);
+        assert_eq!(v["procs_blocked"], 0);
+        let old = serde_json::to_value(parse(b"cpu 1 2 3 4\n").unwrap()).unwrap();
+        assert!(old["cpu_total"].get("iowait").is_none());
+    }
+}

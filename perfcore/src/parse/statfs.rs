@@ -1,0 +1,1 @@
+//! `statfs` parser (in progress).

@@ -1,0 +1,1 @@
+//! `vmstat` parser (in progress).

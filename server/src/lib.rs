@@ -1,0 +1,2 @@
+//! perfan-server: REST API and web dashboard (not built yet).
+#![warn(missing_docs)]
