@@ -180,8 +180,12 @@ pub(crate) fn parse_f64(b: &[u8]) -> Option<f64> {
         Some(i) => (&b[..i], &b[i + 1..]),
         None => (b, &b[..0]),
     };
-    if !int.is_empty() && int.len() <= 15 && frac.len() <= 6 {
-        if let (Some(i), Some(f)) = (parse_u64(int), parse_u64_or_empty(frac)) {
+    if !int.is_empty()
+        && int.len() <= 15
+        && frac.len() <= 6
+        && let (Some(i), Some(f)) = (parse_u64(int), parse_u64_or_empty(frac))
+    {
+        {
             const POW: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
             if frac.is_empty() && b.len() == int.len() {
                 return Some(i as f64);
