@@ -12,7 +12,17 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod capture;
 pub mod error;
+pub mod gofmt;
+pub mod metrics;
 pub mod parse;
+pub mod rates;
+pub mod reader;
+pub mod snapshot;
+pub mod time;
+pub mod csv;
 
 pub use error::{Error, Result};
+pub use rates::{Break, Interval};
+pub use snapshot::{RawSample, Snapshot, Source};

@@ -1,0 +1,540 @@
+//! The live reader: keeps `/proc` files open and re-reads them with `pread`
+//! into reused buffers, stamping each sample with a monotonic and a wall clock.
+//!
+//! ```no_run
+//! use perfcore::reader::{LiveReader, ReaderConfig};
+//! use perfcore::snapshot::RawSample;
+//!
+//! let mut reader = LiveReader::open(ReaderConfig::default())?;
+//! let mut sample = RawSample::default();
+//! reader.read(&mut sample)?;
+//! let snap = sample.parse()?;
+//! println!("{:?}", snap.loadavg);
+//! # Ok::<(), perfcore::Error>(())
+//! ```
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::error::{Error, Result};
+use crate::parse::statfs::FsStat;
+use crate::snapshot::{RawSample, Source};
+
+/// Settings of a [`LiveReader`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReaderConfig {
+    /// Where procfs is mounted (`/proc`; `/host/proc` in a container).
+    pub proc_root: PathBuf,
+    /// Where the host's root filesystem is visible, for statvfs of its mounts
+    /// (`/`; `/host` in a container).
+    pub rootfs: PathBuf,
+    /// The sources to read. Missing files are skipped, not errors.
+    pub sources: Vec<Source>,
+    /// How long one statvfs may take before its mount is skipped for this sample.
+    pub statfs_timeout: Duration,
+}
+
+impl Default for ReaderConfig {
+    fn default() -> Self {
+        ReaderConfig {
+            proc_root: PathBuf::from("/proc"),
+            rootfs: PathBuf::from("/"),
+            sources: Source::ALL.to_vec(),
+            statfs_timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+impl ReaderConfig {
+    /// The default configuration reading procfs at `proc_root`.
+    pub fn with_proc_root(proc_root: impl Into<PathBuf>) -> Self {
+        ReaderConfig {
+            proc_root: proc_root.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the root under which mount points are statted.
+    pub fn rootfs(mut self, rootfs: impl Into<PathBuf>) -> Self {
+        self.rootfs = rootfs.into();
+        self
+    }
+
+    /// Limits the sources read.
+    pub fn sources(mut self, sources: &[Source]) -> Self {
+        self.sources = sources.to_vec();
+        self
+    }
+
+    /// Sets the statvfs timeout.
+    pub fn statfs_timeout(mut self, t: Duration) -> Self {
+        self.statfs_timeout = t;
+        self
+    }
+}
+
+struct OpenFile {
+    source: Source,
+    path: PathBuf,
+    file: File,
+    /// Size of the last read, to size the next one.
+    last_len: usize,
+}
+
+/// Reads samples of the live system (or of a directory laid out like procfs).
+pub struct LiveReader {
+    config: ReaderConfig,
+    files: Vec<OpenFile>,
+    statfs: Option<StatfsPool>,
+    mounts_path: Option<PathBuf>,
+    mounts_buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for LiveReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveReader")
+            .field("proc_root", &self.config.proc_root)
+            .field(
+                "open",
+                &self.files.iter().map(|f| f.source).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Reads from a file, starting at offset 0, until end of file.
+fn pread_all(file: &File, buf: &mut Vec<u8>, hint: usize) -> std::io::Result<usize> {
+    buf.clear();
+    let mut cap = (hint + hint / 4 + 4096).max(4096);
+    let mut filled = 0;
+    loop {
+        if buf.len() < cap {
+            buf.resize(cap, 0);
+        }
+        let n = file.read_at(&mut buf[filled..], filled as u64)?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+        if filled == buf.len() {
+            cap = buf.len() * 2;
+        }
+    }
+    buf.truncate(filled);
+    Ok(filled)
+}
+
+impl LiveReader {
+    /// Opens every configured source that exists under the proc root.
+    ///
+    /// Fails only when the proc root itself cannot be read.
+    pub fn open(config: ReaderConfig) -> Result<Self> {
+        let root = &config.proc_root;
+        std::fs::metadata(root).map_err(|e| Error::io(root, e))?;
+        let mut files = Vec::new();
+        for &source in &config.sources {
+            let Some(rel) = source.proc_path() else {
+                continue;
+            };
+            let path = root.join(rel);
+            match File::open(&path) {
+                Ok(file) => files.push(OpenFile {
+                    source,
+                    path,
+                    file,
+                    last_len: 0,
+                }),
+                Err(e) if is_absent(&e) => {}
+                Err(e) => return Err(Error::io(path, e)),
+            }
+        }
+        let wants_statfs = config.sources.contains(&Source::Statfs);
+        let mounts_path = wants_statfs
+            .then(|| {
+                [root.join("1/mounts"), root.join("mounts")]
+                    .into_iter()
+                    .find(|p| File::open(p).is_ok())
+            })
+            .flatten();
+        let statfs = mounts_path.as_ref().map(|_| StatfsPool::default());
+        Ok(LiveReader {
+            config,
+            files,
+            statfs,
+            mounts_path,
+            mounts_buf: Vec::new(),
+        })
+    }
+
+    /// The sources this reader will fill (the configured ones that exist).
+    pub fn sources(&self) -> Vec<Source> {
+        let mut v: Vec<Source> = self.files.iter().map(|f| f.source).collect();
+        if self.statfs.is_some() {
+            v.push(Source::Statfs);
+        }
+        v.sort();
+        v
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ReaderConfig {
+        &self.config
+    }
+
+    /// Fills `sample` with a new reading, reusing its buffers.
+    ///
+    /// The timestamps are taken before the first file is read. A file that
+    /// vanished since it was opened (a PSI file on a kernel booted with
+    /// `psi=0`) is left out of the sample.
+    pub fn read(&mut self, sample: &mut RawSample) -> Result<()> {
+        sample.clear();
+        sample.monotonic_ns = Some(monotonic_ns());
+        sample.timestamp_ms = wall_clock_ms();
+        for f in &mut self.files {
+            let buf = sample.buf_mut(f.source);
+            match pread_all(&f.file, buf, f.last_len) {
+                Ok(n) => f.last_len = n,
+                Err(e) if is_absent(&e) || e.raw_os_error() == Some(95) => {
+                    sample.remove(f.source)
+                }
+                Err(e) => return Err(Error::io(&f.path, e)),
+            }
+        }
+        if let (Some(pool), Some(path)) = (self.statfs.as_mut(), self.mounts_path.as_ref()) {
+            let mounts_file = File::open(path).map_err(|e| Error::io(path, e))?;
+            let hint = self.mounts_buf.len();
+            pread_all(&mounts_file, &mut self.mounts_buf, hint)
+                .map_err(|e| Error::io(path, e))?;
+            let mounts = real_mounts(&self.mounts_buf);
+            let stats = pool.stat_all(&self.config.rootfs, &mounts, self.config.statfs_timeout);
+            let buf = sample.buf_mut(Source::Statfs);
+            let mut text = String::with_capacity(stats.len() * 128);
+            for s in &stats {
+                s.write_ndjson(&mut text);
+            }
+            buf.extend_from_slice(text.as_bytes());
+        }
+        Ok(())
+    }
+
+    /// Mounts whose statvfs did not answer within the timeout last time.
+    pub fn stuck_mounts(&self) -> Vec<String> {
+        self.statfs
+            .as_ref()
+            .map(|p| p.stuck())
+            .unwrap_or_default()
+    }
+}
+
+fn is_absent(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+    ) || e.raw_os_error() == Some(19) // ENODEV: PSI disabled at boot
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+pub fn monotonic_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(t.tv_nsec as u64)
+}
+
+/// Wall clock in milliseconds since the unix epoch.
+pub fn wall_clock_ms() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// Filesystem types that hold no user data (node_exporter's default exclusions,
+/// plus tmpfs and overlay which the older collector did not record either).
+const VIRTUAL_FS: &[&str] = &[
+    "autofs",
+    "binfmt_misc",
+    "bpf",
+    "cgroup",
+    "cgroup2",
+    "configfs",
+    "debugfs",
+    "devpts",
+    "devtmpfs",
+    "efivarfs",
+    "fusectl",
+    "hugetlbfs",
+    "iso9660",
+    "mqueue",
+    "nsfs",
+    "overlay",
+    "proc",
+    "procfs",
+    "pstore",
+    "ramfs",
+    "rpc_pipefs",
+    "securityfs",
+    "selinuxfs",
+    "squashfs",
+    "erofs",
+    "sysfs",
+    "tracefs",
+    "tmpfs",
+    "fuse.lxcfs",
+    "fuse.portal",
+    "nfsd",
+];
+
+/// Mount points under which nothing is a user filesystem.
+const VIRTUAL_PREFIXES: &[&str] = &["/dev", "/proc", "/sys", "/run/credentials"];
+
+/// One entry of a mounts table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Mount {
+    /// The mounted device or source (`/dev/vda1`, `server:/export`).
+    pub device: String,
+    /// Where it is mounted, with the table's octal escapes decoded.
+    pub mount_point: String,
+    /// Filesystem type.
+    pub fs_type: String,
+}
+
+/// Decodes the octal escapes (`\040` for a space) of a mounts-table field.
+fn unescape_mount_field(b: &[u8]) -> String {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+            out.push(v as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The real (non-virtual) filesystems of a `/proc/mounts` text, each mount point once.
+pub fn real_mounts(text: &[u8]) -> Vec<Mount> {
+    let mut out: Vec<Mount> = Vec::new();
+    for line in text.split(|&c| c == b'\n') {
+        let mut f = crate::parse::fields(line);
+        let (Some(dev), Some(mp), Some(ty)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let fs_type = String::from_utf8_lossy(ty).into_owned();
+        if VIRTUAL_FS.contains(&fs_type.as_str()) {
+            continue;
+        }
+        let mount_point = unescape_mount_field(mp);
+        let under_virtual = VIRTUAL_PREFIXES.iter().any(|p| {
+            mount_point == *p || mount_point.starts_with(&format!("{p}/"))
+        });
+        if under_virtual || !mount_point.starts_with('/') {
+            continue;
+        }
+        let m = Mount {
+            device: unescape_mount_field(dev),
+            mount_point,
+            fs_type,
+        };
+        // A later mount on the same point hides the earlier one.
+        if let Some(prev) = out.iter_mut().find(|p| p.mount_point == m.mount_point) {
+            *prev = m;
+        } else {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// statvfs of one path, as the older collector recorded it.
+pub fn statvfs(path: &Path, mount_point: &str) -> std::io::Result<FsStat<'static>> {
+    let s = rustix::fs::statvfs(path)?;
+    Ok(FsStat {
+        mount_point: mount_point.to_owned().into(),
+        block_size: s.f_frsize,
+        blocks_total: s.f_blocks,
+        blocks_free: s.f_bfree,
+        blocks_available: s.f_bavail,
+        files_total: Some(s.f_files),
+        files_free: Some(s.f_ffree),
+    })
+}
+
+type StatReply = (String, std::io::Result<FsStat<'static>>);
+
+struct Worker {
+    tx: mpsc::Sender<(PathBuf, String)>,
+    busy_since: Option<Instant>,
+}
+
+/// One worker thread per mount, so that a stuck network mount blocks only its
+/// own thread; a mount whose last statvfs has not returned is skipped.
+#[derive(Default)]
+struct StatfsPool {
+    workers: HashMap<String, Worker>,
+    replies: Option<(mpsc::Sender<StatReply>, mpsc::Receiver<StatReply>)>,
+}
+
+impl StatfsPool {
+    fn stuck(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.busy_since.is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn stat_all(
+        &mut self,
+        rootfs: &Path,
+        mounts: &[Mount],
+        timeout: Duration,
+    ) -> Vec<FsStat<'static>> {
+        let (reply_tx, reply_rx) = self.replies.get_or_insert_with(mpsc::channel);
+        // Collect answers that arrived late from earlier samples.
+        while let Ok((mp, _)) = reply_rx.try_recv() {
+            if let Some(w) = self.workers.get_mut(&mp) {
+                w.busy_since = None;
+            }
+        }
+        let mut asked = 0usize;
+        for m in mounts {
+            let worker = self.workers.entry(m.mount_point.clone()).or_insert_with(|| {
+                let (tx, rx) = mpsc::channel::<(PathBuf, String)>();
+                let reply = reply_tx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("perfan-statfs".into())
+                    .spawn(move || {
+                        for (path, mp) in rx {
+                            let r = statvfs(&path, &mp);
+                            if reply.send((mp, r)).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                // Without a thread the request below fails and the mount is skipped.
+                drop(spawned);
+                Worker {
+                    tx,
+                    busy_since: None,
+                }
+            });
+            if worker.busy_since.is_some() {
+                continue;
+            }
+            let rel = m.mount_point.trim_start_matches('/');
+            let path = if rel.is_empty() {
+                rootfs.to_path_buf()
+            } else {
+                rootfs.join(rel)
+            };
+            if worker.tx.send((path, m.mount_point.clone())).is_ok() {
+                worker.busy_since = Some(Instant::now());
+                asked += 1;
+            }
+        }
+        let deadline = Instant::now() + timeout;
+        let mut got: Vec<FsStat<'static>> = Vec::with_capacity(asked);
+        while asked > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match reply_rx.recv_timeout(left) {
+                Ok((mp, r)) => {
+                    if let Some(w) = self.workers.get_mut(&mp) {
+                        if w.busy_since.take().is_some() {
+                            asked -= 1;
+                        }
+                    }
+                    if let Ok(s) = r {
+                        got.push(s);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        // Keep the mount table's order.
+        got.sort_by_key(|s| {
+            mounts
+                .iter()
+                .position(|m| *m.mount_point == *s.mount_point)
+                .unwrap_or(usize::MAX)
+        });
+        got
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_mounts_skip_virtual_filesystems() {
+        let text = b"proc /proc proc rw 0 0\n/dev/vda / ext4 rw 0 0\ntmpfs /dev/shm tmpfs rw 0 0\n\
+/dev/vdb1 /mnt/my\\040data xfs rw 0 0\nserver:/x /nfs nfs4 rw 0 0\ncgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n/dev/vda / ext4 ro 0 0\n";
+        let m = real_mounts(text);
+        let points: Vec<_> = m.iter().map(|m| m.mount_point.as_str()).collect();
+        assert_eq!(points, vec!["/", "/mnt/my data", "/nfs"]);
+        assert_eq!(m[2].fs_type, "nfs4");
+    }
+
+    #[test]
+    fn reads_a_fixture_tree() {
+        let root = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/fixtures/live/debian12-kernel6.18-2cpu/sample0/proc"
+        );
+        let mut r = LiveReader::open(
+            ReaderConfig::with_proc_root(root).sources(&[Source::Stat, Source::Loadavg, Source::PressureIrq]),
+        )
+        .unwrap();
+        assert_eq!(r.sources(), vec![Source::Stat, Source::Loadavg]);
+        let mut s = RawSample::default();
+        r.read(&mut s).unwrap();
+        let want = std::fs::read(format!("{root}/stat")).unwrap();
+        assert_eq!(s.get(Source::Stat), Some(want.as_slice()));
+        assert!(s.monotonic_ns.is_some());
+        assert!(s.timestamp_ms > 1_600_000_000_000);
+        // A second read into the same sample gives the same text (buffers reused).
+        r.read(&mut s).unwrap();
+        assert_eq!(s.get(Source::Stat), Some(want.as_slice()));
+    }
+
+    #[test]
+    fn pread_grows_past_the_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        let f = File::open(&p).unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(pread_all(&f, &mut buf, 10).unwrap(), data.len());
+        assert_eq!(buf, data);
+    }
+
+    #[test]
+    fn missing_root_is_an_error() {
+        let e = LiveReader::open(ReaderConfig::with_proc_root("/nonexistent/proc")).unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/proc:"), "{e}");
+    }
+
+    #[test]
+    fn statvfs_of_root_works_live() {
+        let s = statvfs(Path::new("/"), "/").unwrap();
+        assert!(s.blocks_total > 0 && s.block_size > 0);
+    }
+}
