@@ -1,2 +1,80 @@
 //! `perfan`: the PerfAnalysis command line.
-fn main() {}
+//!
+//! Every subcommand is a thin wiring of the library crates; errors print as one
+//! line on stderr. Exit codes: 0 success, 1 failure, 2 usage error.
+
+mod process;
+mod snapshot;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Linux performance data: sample /proc, turn captures into CSV, store, report.
+#[derive(Debug, Parser)]
+#[command(
+    name = "perfan",
+    version,
+    about = "Linux performance monitoring: sample /proc, process captures, store and report",
+    long_about = "perfan samples Linux /proc (CPU, memory, disks, network, load, PSI, \
+filesystems), turns captures of the older PerfAnalysis collector into CSV files, \
+and computes sysstat-compatible rates.\n\n\
+Start with:\n  perfan snapshot --format table     one parsed sample of this machine\n  \
+perfan process --input capture.json --output out/   capture -> CSV",
+    arg_required_else_help = true,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print one parsed sample of /proc (kernel units and names).
+    Snapshot(snapshot::Args),
+    /// Turn a capture (the older collector's NDJSON) into CSV files.
+    Process(process::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    let result = match cli.command {
+        Some(Command::Snapshot(a)) => snapshot::run(a),
+        Some(Command::Process(a)) => process::run(a),
+        None => {
+            let _ = Cli::command().print_help();
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("perfan: error: {}", one_line(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause already in the message.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
+    }
+    out.replace('\n', " ")
+}

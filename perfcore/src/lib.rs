@@ -17,6 +17,7 @@ pub mod error;
 pub mod gofmt;
 pub mod metrics;
 pub mod parse;
+pub mod process;
 pub mod rates;
 pub mod reader;
 pub mod snapshot;

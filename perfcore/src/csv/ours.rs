@@ -76,6 +76,11 @@ impl<W: Write> WideWriter<W> {
         self.out.write_all(l.as_bytes())
     }
 
+    /// The underlying writer.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// Flushes and returns the writer.
     pub fn finish(mut self) -> std::io::Result<W> {
         self.out.flush()?;
@@ -120,6 +125,11 @@ impl<W: Write> LongWriter<W> {
             l.push('\n');
         }
         self.out.write_all(l.as_bytes())
+    }
+
+    /// The underlying writer.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
     }
 
     /// Flushes and returns the writer.

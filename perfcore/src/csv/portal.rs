@@ -142,6 +142,11 @@ impl<W: Write> PortalWriter<W> {
         self.out.write_all(l.as_bytes())
     }
 
+    /// The underlying writer.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// Flushes and returns the writer.
     pub fn finish(mut self) -> std::io::Result<W> {
         self.out.flush()?;
