@@ -9,7 +9,7 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use super::{Lines, fields, parse_u64, show};
+use super::{Lines, fields, parse_u64, show, utf8};
 use crate::error::{Error, Result};
 
 /// The file this module parses, as named in errors.
@@ -242,7 +242,7 @@ fn parse_line(n: usize, line: &[u8]) -> Result<Option<DiskStat<'_>>> {
     };
     let major = parse_u32(major).ok_or_else(|| bad("major number is not a number"))?;
     let minor = parse_u32(minor).ok_or_else(|| bad("minor number is not a number"))?;
-    let name = std::str::from_utf8(name).map_err(|_| bad("device name is not UTF-8"))?;
+    let name = utf8(name).ok_or_else(|| bad("device name is not UTF-8"))?;
     let mut v = [0u64; MAX_COUNTERS];
     let mut count = 0usize;
     for field in f {

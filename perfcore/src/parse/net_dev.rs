@@ -11,7 +11,7 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use super::{Lines, fields, parse_u64, show, trim};
+use super::{Lines, fields, parse_u64, show, trim, utf8};
 use crate::error::{Error, Result};
 
 /// The file this module parses, as named in errors.
@@ -230,7 +230,7 @@ fn parse_line(n: usize, line: &[u8]) -> Result<Option<NetDev<'_>>> {
     if name.is_empty() {
         return Err(bad("empty interface name"));
     }
-    let name = std::str::from_utf8(name).map_err(|_| bad("interface name is not UTF-8"))?;
+    let name = utf8(name).ok_or_else(|| bad("interface name is not UTF-8"))?;
     Ok(Some(NetDev::from_counters(name, counters)))
 }
 
