@@ -9,7 +9,8 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use super::{Lines, fields, parse_u64, show, utf8};
+use super::net_dev::scan;
+use super::{fields, parse_u64, show, utf8};
 use crate::error::{Error, Result};
 
 /// The file this module parses, as named in errors.
@@ -219,16 +220,68 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<DiskStat<'_>>> {
 /// reused. On error `out` holds the lines before the bad one.
 pub fn parse_into<'a>(bytes: &'a [u8], out: &mut Vec<DiskStat<'a>>) -> Result<()> {
     out.clear();
-    for (n, line) in Lines::new(bytes) {
-        if let Some(d) = parse_line(n, line)? {
-            out.push(d);
+    let mut rest = bytes;
+    let mut n = 0;
+    while !rest.is_empty() {
+        n += 1;
+        // Well-formed lines take the fused scanner; anything it does not
+        // accept goes through the field splitter, which decides whether the
+        // line is valid and words the error.
+        if let Some(used) = scan_line(rest, out) {
+            rest = rest.get(used..).unwrap_or_default();
+            continue;
         }
+        let (line, after) = match rest.iter().position(|&c| c == b'\n') {
+            Some(i) => (rest.get(..i), rest.get(i + 1..)),
+            None => (Some(rest), None),
+        };
+        out.extend(parse_line(n, line.unwrap_or_default())?);
+        rest = after.unwrap_or_default();
     }
     Ok(())
 }
 
 /// Most counters a line can have (Linux 5.5+).
 const MAX_COUNTERS: usize = 17;
+
+/// One pass over one line, pushing its entry (if not blank) straight into
+/// `out`. Returns the bytes used including the newline, or `None` (having
+/// pushed nothing) when the line is anything but plainly well formed; the
+/// caller then re-parses it with [`parse_line`]. Never accepts a line that
+/// [`parse_line`] rejects, nor reads one differently.
+#[inline(always)]
+fn scan_line<'a>(b: &'a [u8], out: &mut Vec<DiskStat<'a>>) -> Option<usize> {
+    let mut i = scan::skip_blanks(b, 0);
+    if b.get(i).is_none_or(|&c| c == b'\n') {
+        return Some(i + 1); // blank line
+    }
+    let (major, j) = scan::number(b, i)?;
+    let major = u32::try_from(major).ok()?;
+    i = scan::skip_blanks(b, j);
+    let (minor, j) = scan::number(b, i)?;
+    let minor = u32::try_from(minor).ok()?;
+    i = scan::skip_blanks(b, j);
+    let start = i;
+    while b.get(i).is_some_and(|&c| c != b'\n' && !scan::is_blank(c)) {
+        i += 1;
+    }
+    let name = utf8(b.get(start..i)?)?;
+    if name.is_empty() {
+        return None;
+    }
+    let mut v = [0u64; MAX_COUNTERS];
+    let mut count = 0;
+    loop {
+        i = scan::skip_blanks(b, i);
+        if b.get(i).is_none_or(|&c| c == b'\n') {
+            break;
+        }
+        (*v.get_mut(count)?, i) = scan::number(b, i)?;
+        count += 1;
+    }
+    out.push(build(major, minor, name, v, count)?);
+    Some(i + 1)
+}
 
 #[inline]
 fn parse_line(n: usize, line: &[u8]) -> Result<Option<DiskStat<'_>>> {
@@ -252,6 +305,25 @@ fn parse_line(n: usize, line: &[u8]) -> Result<Option<DiskStat<'_>>> {
         *slot = parse_u64(field).ok_or_else(|| bad("counter is not a number"))?;
         count += 1;
     }
+    match build(major, minor, name, v, count) {
+        Some(d) => Ok(Some(d)),
+        None => Err(bad(&format!(
+            "expected 14, 18 or 20 fields, found {}",
+            count + 3
+        ))),
+    }
+}
+
+/// An entry from its parsed fields, or `None` for a counter count the
+/// kernel never prints.
+#[inline(always)]
+fn build(
+    major: u32,
+    minor: u32,
+    name: &str,
+    v: [u64; MAX_COUNTERS],
+    count: usize,
+) -> Option<DiskStat<'_>> {
     let [
         c0,
         c1,
@@ -323,14 +395,9 @@ fn parse_line(n: usize, line: &[u8]) -> Result<Option<DiskStat<'_>>> {
                 fields: count as u8 + 3,
             }
         }
-        _ => {
-            return Err(bad(&format!(
-                "expected 14, 18 or 20 fields, found {}",
-                count + 3
-            )));
-        }
+        _ => return None,
     };
-    Ok(Some(d))
+    Some(d)
 }
 
 #[inline]

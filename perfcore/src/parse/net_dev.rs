@@ -11,7 +11,7 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use super::{Lines, fields, parse_u64, show, trim, utf8};
+use super::{fields, parse_u64, show, trim, utf8};
 use crate::error::{Error, Result};
 
 /// The file this module parses, as named in errors.
@@ -195,38 +195,215 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<NetDev<'_>>> {
 /// reused. On error `out` holds the interfaces before the bad line.
 pub fn parse_into<'a>(bytes: &'a [u8], out: &mut Vec<NetDev<'a>>) -> Result<()> {
     out.clear();
-    for (n, line) in Lines::new(bytes) {
-        if let Some(d) = parse_line(n, line)? {
-            out.push(d);
+    let mut rest = bytes;
+    let mut n = 0;
+    while !rest.is_empty() {
+        n += 1;
+        // Headers and well-formed lines take the fused scanner; anything it
+        // does not accept goes through `parse_line`, which decides whether
+        // the line is valid and words the error.
+        if let Some((d, used)) = scan_line(rest) {
+            out.extend(d);
+            rest = rest.get(used..).unwrap_or_default();
+            continue;
         }
+        let (line, after) = match rest.iter().position(|&c| c == b'\n') {
+            Some(i) => (rest.get(..i), rest.get(i + 1..)),
+            None => (Some(rest), None),
+        };
+        out.extend(parse_line(n, line.unwrap_or_default())?);
+        rest = after.unwrap_or_default();
     }
     Ok(())
 }
 
+/// One pass over one line. Returns the entry (`None` for a header line)
+/// and the bytes used including the newline, or `None` when the line is
+/// anything but a header or a plainly well-formed data line (the caller then
+/// re-parses it with [`parse_line`]). Never accepts a line that
+/// [`parse_line`] rejects, nor reads one differently.
 #[inline]
+fn scan_line(b: &[u8]) -> Option<(Option<NetDev<'_>>, usize)> {
+    // Up to the first ':' (or the end of a line without one).
+    let mut i = 0;
+    let mut bar = false;
+    let colon = loop {
+        i = scan::find_colon_newline_bar(b, i);
+        match b.get(i) {
+            Some(b':') => break i,
+            Some(b'|') => bar = true,
+            _ => return bar.then_some((None, i + 1)), // header (or blank/garbage)
+        }
+        i += 1;
+    };
+    if bar {
+        return None; // a '|' in a data line's name: rare, let parse_line judge
+    }
+    let name = utf8(trim(b.get(..colon)?))?;
+    if name.is_empty() {
+        return None;
+    }
+    // Split at the first ':'. A later ':' would sit inside some field, which
+    // then fails to scan as a number, so success means first == last.
+    let mut i = colon + 1;
+    let mut c = [0u64; 16];
+    for slot in &mut c {
+        i = scan::skip_blanks(b, i);
+        (*slot, i) = scan::number(b, i)?;
+    }
+    i = scan::skip_blanks(b, i);
+    if b.get(i).is_some_and(|&c| c != b'\n') {
+        return None; // a 17th field
+    }
+    Some((Some(NetDev::from_counters(name, c)), i + 1))
+}
+
+/// Word-at-a-time scanning for the fast paths of this module and of
+/// [`diskstats`](super::diskstats): eight bytes are loaded as one
+/// little-endian `u64` and tested together (the SWAR tricks of "Bit
+/// Twiddling Hacks"), falling back to single bytes near the end.
+pub(super) mod scan {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+    /// Whitespace that separates fields, as [`fields`](super::super::fields) splits.
+    #[inline(always)]
+    pub(in crate::parse) fn is_blank(c: u8) -> bool {
+        matches!(c, b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c')
+    }
+
+    /// The 8 bytes at `i`, if there are 8.
+    #[inline(always)]
+    fn word(b: &[u8], i: usize) -> Option<u64> {
+        let chunk: [u8; 8] = b.get(i..i.checked_add(8)?)?.try_into().ok()?;
+        Some(u64::from_le_bytes(chunk))
+    }
+
+    /// High bit set in each byte of `w` equal to `c`. Exact for the lowest
+    /// such byte, which is all the callers look at.
+    #[inline(always)]
+    fn bytes_equal(w: u64, c: u8) -> u64 {
+        let x = w ^ (ONES * u64::from(c));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    }
+
+    /// First index at or after `i` that is not a blank (or `b.len()`).
+    #[inline(always)]
+    pub(in crate::parse) fn skip_blanks(b: &[u8], mut i: usize) -> usize {
+        loop {
+            if let Some(w) = word(b, i) {
+                let x = w ^ (ONES * u64::from(b' '));
+                if x == 0 {
+                    i += 8;
+                    continue;
+                }
+                i += (x.trailing_zeros() / 8) as usize;
+            }
+            match b.get(i) {
+                Some(&c) if is_blank(c) => i += 1,
+                _ => return i,
+            }
+        }
+    }
+
+    /// First index at or after `i` holding ':', '\n' or '|' (or `b.len()`).
+    #[inline(always)]
+    pub(in crate::parse) fn find_colon_newline_bar(b: &[u8], mut i: usize) -> usize {
+        while let Some(w) = word(b, i) {
+            let m = bytes_equal(w, b':') | bytes_equal(w, b'\n') | bytes_equal(w, b'|');
+            if m != 0 {
+                return i + (m.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+        while let Some(&c) = b.get(i) {
+            if matches!(c, b':' | b'\n' | b'|') {
+                return i;
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// The unsigned decimal number at `i` and the index after it. `None`
+    /// unless it has 1 to 19 digits (so it cannot overflow; the slow path
+    /// judges longer ones) and is followed by a blank, a newline or the end.
+    #[inline(always)]
+    pub(in crate::parse) fn number(b: &[u8], i: usize) -> Option<(u64, usize)> {
+        let mut v = 0u64;
+        let mut j = i;
+        while let Some(&c) = b.get(j) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+            j += 1;
+        }
+        let len = j - i;
+        let ends = b.get(j).is_none_or(|&c| c == b'\n' || is_blank(c));
+        (len > 0 && len < 20 && ends).then_some((v, j))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn numbers_of_every_length_and_position() {
+            for len in 1..=20usize {
+                let digits: String = (0..len).map(|k| char::from(b'1' + (k % 9) as u8)).collect();
+                for pad in 0..10 {
+                    for tail in ["", " ", "\n", " 7", "x"] {
+                        let text = format!("{}{digits}{tail}", " ".repeat(pad));
+                        let b = text.as_bytes();
+                        let i = skip_blanks(b, 0);
+                        assert_eq!(i, pad);
+                        let got = number(b, i);
+                        let want = (len < 20 && tail != "x")
+                            .then(|| (digits.parse::<u64>().unwrap(), pad + len));
+                        assert_eq!(got, want, "{text:?}");
+                    }
+                }
+            }
+            assert_eq!(number(b"", 0), None);
+            assert_eq!(number(b"18446744073709551615", 0), None); // 20 digits: slow path
+            assert_eq!(
+                number(b"9999999999999999999 ", 0),
+                Some((9_999_999_999_999_999_999, 19))
+            );
+            assert_eq!(number(b"12\xff\xff\xff\xff\xff\xff\xff", 0), None);
+            assert_eq!(number(b"12:345678", 0), None);
+        }
+
+        #[test]
+        fn finds_first_special_byte() {
+            let line = b"  verylonginterfacename|x:y\n";
+            assert_eq!(find_colon_newline_bar(line, 0), 23);
+            assert_eq!(find_colon_newline_bar(line, 24), 25);
+            assert_eq!(find_colon_newline_bar(line, 26), 27);
+            assert_eq!(find_colon_newline_bar(b"abc", 0), 3);
+            assert_eq!(find_colon_newline_bar(b"abcdefghijk", 0), 11);
+            assert_eq!(find_colon_newline_bar(b"abcdefghij:", 0), 10);
+            assert_eq!(skip_blanks(b"        \t        x", 0), 17);
+            assert_eq!(skip_blanks(b"   ", 0), 3);
+            assert_eq!(skip_blanks(b"   \r\n", 0), 4);
+        }
+    }
+}
+
+/// Parses one line, splitting the name off at the last ':'.
 fn parse_line(n: usize, line: &[u8]) -> Result<Option<NetDev<'_>>> {
     let bad = |what: &str| Error::parse(FILE, n, format!("{what}: {:?}", show(line)));
-    let Some(first) = line.iter().position(|&c| c == b':') else {
+    let Some(last) = line.iter().rposition(|&c| c == b':') else {
         if line.contains(&b'|') || trim(line).is_empty() {
             return Ok(None); // header or blank line
         }
         return Err(bad("no ':' after the interface name"));
     };
-    // Fast path: split at the first ':'. If the line has another ':' after
-    // it, that colon sits inside some whitespace-separated field, which then
-    // fails to parse as a number, so success here means first == last.
-    let (colon, counters) = match line.get(first + 1..).and_then(counters) {
-        Some(c) => (first, c),
-        None => {
-            let last = line.iter().rposition(|&c| c == b':').unwrap_or(first);
-            let rest = line.get(last + 1..).unwrap_or_default();
-            match counters(rest) {
-                Some(c) if last != first => (last, c),
-                _ => return Err(bad(&counters_problem(rest))),
-            }
-        }
-    };
-    let name = trim(line.get(..colon).unwrap_or_default());
+    let rest = line.get(last + 1..).unwrap_or_default();
+    let counters = counters(rest).ok_or_else(|| bad(&counters_problem(rest)))?;
+    let name = trim(line.get(..last).unwrap_or_default());
     if name.is_empty() {
         return Err(bad("empty interface name"));
     }
