@@ -270,17 +270,12 @@ fn scan_line<'a>(b: &'a [u8], out: &mut Vec<DiskStat<'a>>) -> Option<usize> {
         return None;
     }
     let mut v = [0u64; MAX_COUNTERS];
-    let mut count = 0;
-    loop {
-        i = scan::skip_blanks(b, i);
-        if b.get(i).is_none_or(|&c| c == b'\n') {
-            break;
-        }
-        (*v.get_mut(count)?, i) = scan::number(b, i)?;
-        count += 1;
+    let (count, end) = scan::numbers(b, i, &mut v)?;
+    if !valid_count(count) {
+        return None;
     }
-    out.push(build(major, minor, name, v, count)?);
-    Some(i + 1)
+    out.push(build(major, minor, name, v, count));
+    Some(end + 1)
 }
 
 #[inline]
@@ -305,25 +300,26 @@ fn parse_line(n: usize, line: &[u8]) -> Result<Option<DiskStat<'_>>> {
         *slot = parse_u64(field).ok_or_else(|| bad("counter is not a number"))?;
         count += 1;
     }
-    match build(major, minor, name, v, count) {
-        Some(d) => Ok(Some(d)),
-        None => Err(bad(&format!(
+    if !valid_count(count) {
+        return Err(bad(&format!(
             "expected 14, 18 or 20 fields, found {}",
             count + 3
-        ))),
+        )));
     }
+    Ok(Some(build(major, minor, name, v, count)))
 }
 
-/// An entry from its parsed fields, or `None` for a counter count the
-/// kernel never prints.
+/// Whether a line may have `count` counters: 4 (2.6.0–2.6.24 partitions),
+/// 11, 15 (4.18+) or 17 (5.5+).
 #[inline(always)]
-fn build(
-    major: u32,
-    minor: u32,
-    name: &str,
-    v: [u64; MAX_COUNTERS],
-    count: usize,
-) -> Option<DiskStat<'_>> {
+fn valid_count(count: usize) -> bool {
+    matches!(count, 4 | 11 | 15 | 17)
+}
+
+/// An entry from its parsed fields; `count` has passed [`valid_count`].
+/// (Returning the entry itself, not an `Option`, lets it be built in place.)
+#[inline(always)]
+fn build(major: u32, minor: u32, name: &str, v: [u64; MAX_COUNTERS], count: usize) -> DiskStat<'_> {
     let [
         c0,
         c1,
@@ -343,7 +339,7 @@ fn build(
         c15,
         c16,
     ] = v;
-    let d = match count {
+    match count {
         4 => DiskStat {
             major,
             minor,
@@ -367,7 +363,7 @@ fn build(
             flush_time_ms: None,
             fields: SHORT_PARTITION_FIELDS,
         },
-        11 | 15 | 17 => {
+        _ => {
             let discard = count >= 15;
             let flush = count >= 17;
             DiskStat {
@@ -392,12 +388,10 @@ fn build(
                 flush_requests_completed: flush.then_some(c15),
                 flush_time_ms: flush.then_some(c16),
                 // count is 11, 15 or 17 here.
-                fields: count as u8 + 3,
+                fields: (count + 3) as u8,
             }
         }
-        _ => return None,
-    };
-    Some(d)
+    }
 }
 
 #[inline]

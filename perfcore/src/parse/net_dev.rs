@@ -245,17 +245,11 @@ fn scan_line(b: &[u8]) -> Option<(Option<NetDev<'_>>, usize)> {
     }
     // Split at the first ':'. A later ':' would sit inside some field, which
     // then fails to scan as a number, so success means first == last.
-    let mut i = colon + 1;
     let mut c = [0u64; 16];
-    for slot in &mut c {
-        i = scan::skip_blanks(b, i);
-        (*slot, i) = scan::number(b, i)?;
-    }
-    i = scan::skip_blanks(b, i);
-    if b.get(i).is_some_and(|&c| c != b'\n') {
-        return None; // a 17th field
-    }
-    Some((Some(NetDev::from_counters(name, c)), i + 1))
+    let (16, end) = scan::numbers(b, colon + 1, &mut c)? else {
+        return None;
+    };
+    Some((Some(NetDev::from_counters(name, c)), end + 1))
 }
 
 /// Word-at-a-time scanning for the fast paths of this module and of
@@ -343,6 +337,84 @@ pub(super) mod scan {
         let len = j - i;
         let ends = b.get(j).is_none_or(|&c| c == b'\n' || is_blank(c));
         (len > 0 && len < 20 && ends).then_some((v, j))
+    }
+
+    /// Scans blank-separated unsigned decimal numbers from `i` up to the end
+    /// of the line into `out`. Returns how many there were and the index of
+    /// the newline (or `b.len()`), or `None` when the rest of the line holds
+    /// anything but digits and blanks, more than `out.len()` numbers, or a
+    /// number of 20 digits or more (which could overflow: the slow path
+    /// judges those).
+    ///
+    /// A digit run always ends at a non-digit, so the byte after a number is
+    /// checked by the next turn of the loop: no separate terminator test.
+    #[inline(always)]
+    pub(in crate::parse) fn numbers(
+        b: &[u8],
+        mut i: usize,
+        out: &mut [u64],
+    ) -> Option<(usize, usize)> {
+        let mut count = 0;
+        loop {
+            let Some(&c) = b.get(i) else {
+                return Some((count, i));
+            };
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                if c == b' ' {
+                    i += 1;
+                    if b.get(i) == Some(&b' ') {
+                        i = skip_blanks(b, i); // padded columns
+                    }
+                    continue;
+                }
+                match other_separator(c) {
+                    Separator::Newline => return Some((count, i)),
+                    Separator::Blank => {
+                        i += 1;
+                        continue;
+                    }
+                    Separator::Invalid => return None,
+                }
+            }
+            let start = i;
+            let mut v = u64::from(d);
+            i += 1;
+            while let Some(&c) = b.get(i) {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+                i += 1;
+            }
+            if i - start > 19 {
+                return None;
+            }
+            *out.get_mut(count)? = v;
+            count += 1;
+        }
+    }
+
+    enum Separator {
+        Newline,
+        Blank,
+        Invalid,
+    }
+
+    /// Classifies a byte after a number that is not a space. Kept out of
+    /// line so that the hot loop compares with ' ' only, instead of going
+    /// through a jump table over all the blanks.
+    #[cold]
+    #[inline(never)]
+    fn other_separator(c: u8) -> Separator {
+        if c == b'\n' {
+            Separator::Newline
+        } else if is_blank(c) {
+            Separator::Blank
+        } else {
+            Separator::Invalid
+        }
     }
 
     #[cfg(test)]
