@@ -302,7 +302,7 @@ fn parse_line(n: usize, line: &[u8]) -> Result<Option<DiskStat<'_>>> {
     }
     if !valid_count(count) {
         return Err(bad(&format!(
-            "expected 14, 18 or 20 fields, found {}",
+            "expected 14, 18 or 20 fields (or 7 for a Linux 2.6 partition), found {}",
             count + 3
         )));
     }
@@ -1141,6 +1141,30 @@ mod tests {
                 for d in &v {
                     prop_assert!(matches!(d.field_count(), 7 | 14 | 18 | 20));
                     let _ = d.kind();
+                }
+            }
+        }
+
+        /// The fast scanner reads every line it accepts exactly as the line
+        /// parser does (which defines what is valid).
+        #[test]
+        fn fast_path_agrees_with_line_parser(
+            line in "[ \t]{0,4}[0-9]{1,11}[ \t]{1,3}[0-9]{1,11} [a-z0-9!-]{1,8}( {1,2}[0-9]{1,21}){3,18}[ \t\r]{0,2}",
+            noisy in "[ 0-9a-z\t\r-]{0,80}",
+            newline in any::<bool>(),
+        ) {
+            for text in [line, noisy] {
+                let mut b = text.clone().into_bytes();
+                if newline {
+                    b.push(b'\n');
+                }
+                let mut out = Vec::new();
+                if let Some(used) = scan_line(&b, &mut out) {
+                    prop_assert!(out.len() <= 1);
+                    prop_assert_eq!(parse_line(1, text.as_bytes()).ok(), Some(out.pop()));
+                    prop_assert_eq!(used, text.len() + 1);
+                } else {
+                    prop_assert!(out.is_empty());
                 }
             }
         }

@@ -252,10 +252,15 @@ fn scan_line(b: &[u8]) -> Option<(Option<NetDev<'_>>, usize)> {
     Some((Some(NetDev::from_counters(name, c)), end + 1))
 }
 
-/// Word-at-a-time scanning for the fast paths of this module and of
-/// [`diskstats`](super::diskstats): eight bytes are loaded as one
-/// little-endian `u64` and tested together (the SWAR tricks of "Bit
-/// Twiddling Hacks"), falling back to single bytes near the end.
+/// Byte scanning for the fast paths of this module and of
+/// [`diskstats`](super::diskstats).
+///
+/// Runs of spaces (the padded columns of `/proc/net/dev`) and the search for
+/// the name's colon go eight bytes at a time: a word is loaded as one
+/// little-endian `u64` and tested with the SWAR tricks of "Bit Twiddling
+/// Hacks". Digits go one byte at a time: converting eight digits at once
+/// (simdjson's trick) was measured slower on these files, whose counters
+/// are mostly short, than a loop whose exit is the only unpredictable branch.
 pub(super) mod scan {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -446,6 +451,40 @@ pub(super) mod scan {
             );
             assert_eq!(number(b"12\xff\xff\xff\xff\xff\xff\xff", 0), None);
             assert_eq!(number(b"12:345678", 0), None);
+        }
+
+        #[test]
+        fn numbers_across_a_line() {
+            let mut out = [0u64; 4];
+            let b = b"1  22\t333 \r4444\nxx";
+            assert_eq!(numbers(b, 0, &mut out), Some((4, 15)));
+            assert_eq!(out, [1, 22, 333, 4444]);
+            assert_eq!(numbers(b"", 0, &mut out), Some((0, 0)));
+            assert_eq!(numbers(b"   ", 0, &mut out), Some((0, 3)));
+            assert_eq!(numbers(b"1 2 3 4 5", 0, &mut out), None); // too many
+            assert_eq!(numbers(b"1 2x", 0, &mut out), None);
+            assert_eq!(numbers(b"1 -2", 0, &mut out), None);
+            assert_eq!(numbers(b"99999999999999999999", 0, &mut out), None); // 20 digits
+            assert_eq!(numbers(b"9999999999999999999", 0, &mut out), Some((1, 19)));
+            assert_eq!(out[0], 9_999_999_999_999_999_999);
+        }
+
+        proptest::proptest! {
+            /// `numbers` reads a line exactly as splitting it into fields and
+            /// parsing each does, whenever it accepts the line.
+            #[test]
+            fn numbers_agree_with_fields(s in "[0-9 \t\r]{0,80}(\n[0-9 a]{0,5})?") {
+                let b = s.as_bytes();
+                let mut out = [0u64; 12];
+                if let Some((n, end)) = numbers(b, 0, &mut out) {
+                    proptest::prop_assert!(b.get(end).is_none_or(|&c| c == b'\n'));
+                    let line = b.get(..end).unwrap_or_default();
+                    let reference: Vec<Option<u64>> =
+                        crate::parse::fields(line).map(crate::parse::parse_u64).collect();
+                    let got: Vec<Option<u64>> = out[..n].iter().map(|&v| Some(v)).collect();
+                    proptest::prop_assert_eq!(got, reference);
+                }
+            }
         }
 
         #[test]
@@ -889,6 +928,26 @@ mod tests {
             if let Ok(v) = parse(&b) {
                 for d in &v {
                     prop_assert!(!d.name.is_empty());
+                }
+            }
+        }
+
+        /// The fast scanner reads every line it accepts exactly as the line
+        /// parser does (which defines what is valid).
+        #[test]
+        fn fast_path_agrees_with_line_parser(
+            line in "[ a-z0-9|]{0,10}(:[0-9]{1,2})?:( {0,3}[0-9]{1,21}){14,18}[ \t\r]{0,2}",
+            noisy in "[ a-z0-9:|\t\r]{0,60}",
+            newline in any::<bool>(),
+        ) {
+            for text in [line, noisy] {
+                let mut b = text.clone().into_bytes();
+                if newline {
+                    b.push(b'\n');
+                }
+                if let Some((d, used)) = scan_line(&b) {
+                    prop_assert_eq!(parse_line(1, text.as_bytes()).ok(), Some(d));
+                    prop_assert_eq!(used, text.len() + 1);
                 }
             }
         }
