@@ -13,7 +13,7 @@
 //!   one processor is reported, whose values all come from the global pairs.
 //! - s390x: a global header (`vendor_id`, `features`, `bogomips per cpu`,
 //!   `processor N: version = ...` lines), then one `cpu number : N` block per
-//!   CPU. Kernels that print no `cpu number` blocks (before Linux 4.7) get one
+//!   CPU. Older kernels print no `cpu number` blocks; their files get one
 //!   processor per `processor N:` line, with pairs `processor`, `version`,
 //!   `identification`, `machine` taken from that line.
 //!
@@ -369,12 +369,13 @@ pub fn parse(bytes: &[u8]) -> Result<CpuInfo<'_>> {
 fn s390_processor_lines<'a>(global: &[(&'a str, &'a str)]) -> Vec<Vec<(&'a str, &'a str)>> {
     let mut out = Vec::new();
     for &(key, value) in global {
-        let Some(n) = key.strip_prefix("processor") else {
+        // `processor 12`: the word, blanks, a number.
+        let Some(rest) = key.strip_prefix("processor") else {
             continue;
         };
-        let n = n.trim_matches(is_space);
-        if n.len() == key.len() - "processor".len() || parse_u32(n).is_none() {
-            continue; // no space between `processor` and the number, or no number
+        let n = rest.trim_matches(is_space);
+        if !rest.starts_with(is_space) || parse_u32(n).is_none() {
+            continue;
         }
         let mut pairs = vec![("processor", n)];
         for part in value.split(',') {
