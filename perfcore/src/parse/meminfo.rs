@@ -1,1 +1,992 @@
-//! `meminfo` parser (in progress).
+//! `/proc/meminfo`: every `Key: value [kB]` pair, in file order, plus O(1)
+//! typed accessors for the keys the rate and report code uses.
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+use super::{parse_u64, show, trim, utf8};
+use crate::error::{Error, Result};
+
+/// The file this module parses, as named in errors.
+pub const FILE: &str = "/proc/meminfo";
+
+/// One `Key: value [unit]` line of `/proc/meminfo`, borrowed from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct MeminfoEntry<'a> {
+    /// The key as printed, e.g. `MemTotal` or `Active(anon)`.
+    pub key: &'a str,
+    /// The value as printed (KiB when `unit` is `kB`, otherwise a count).
+    pub value: u64,
+    /// The unit as printed: `Some("kB")`, or `None` for counts such as `HugePages_Total`.
+    pub unit: Option<&'a str>,
+}
+
+/// Values of the keys with typed accessors, filled during the one pass of [`parse`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Known {
+    mem_total: Option<u64>,
+    mem_free: Option<u64>,
+    mem_available: Option<u64>,
+    buffers: Option<u64>,
+    cached: Option<u64>,
+    swap_cached: Option<u64>,
+    active: Option<u64>,
+    inactive: Option<u64>,
+    dirty: Option<u64>,
+    writeback: Option<u64>,
+    anon_pages: Option<u64>,
+    mapped: Option<u64>,
+    shmem: Option<u64>,
+    slab: Option<u64>,
+    sreclaimable: Option<u64>,
+    sunreclaim: Option<u64>,
+    kernel_stack: Option<u64>,
+    page_tables: Option<u64>,
+    commit_limit: Option<u64>,
+    committed_as: Option<u64>,
+    vmalloc_used: Option<u64>,
+    swap_total: Option<u64>,
+    swap_free: Option<u64>,
+    hugepages_total: Option<u64>,
+    hugepages_free: Option<u64>,
+    hugepages_rsvd: Option<u64>,
+    hugepages_surp: Option<u64>,
+    hugepagesize: Option<u64>,
+}
+
+impl Known {
+    /// The slot of a key with a typed accessor, `None` for every other key.
+    ///
+    /// Dispatches on the length first so that a line costs one or two
+    /// comparisons, not one per known key.
+    #[inline]
+    fn slot(&mut self, key: &[u8]) -> Option<&mut Option<u64>> {
+        let s = match key.len() {
+            4 if key == b"Slab" => &mut self.slab,
+            5 if key == b"Dirty" => &mut self.dirty,
+            5 if key == b"Shmem" => &mut self.shmem,
+            6 if key == b"Active" => &mut self.active,
+            6 if key == b"Cached" => &mut self.cached,
+            6 if key == b"Mapped" => &mut self.mapped,
+            7 if key == b"MemFree" => &mut self.mem_free,
+            7 if key == b"Buffers" => &mut self.buffers,
+            8 if key == b"MemTotal" => &mut self.mem_total,
+            8 if key == b"Inactive" => &mut self.inactive,
+            8 if key == b"SwapFree" => &mut self.swap_free,
+            9 if key == b"Writeback" => &mut self.writeback,
+            9 if key == b"SwapTotal" => &mut self.swap_total,
+            9 if key == b"AnonPages" => &mut self.anon_pages,
+            10 if key == b"SwapCached" => &mut self.swap_cached,
+            10 if key == b"SUnreclaim" => &mut self.sunreclaim,
+            10 if key == b"PageTables" => &mut self.page_tables,
+            11 if key == b"KernelStack" => &mut self.kernel_stack,
+            11 if key == b"CommitLimit" => &mut self.commit_limit,
+            11 if key == b"VmallocUsed" => &mut self.vmalloc_used,
+            12 if key == b"MemAvailable" => &mut self.mem_available,
+            12 if key == b"SReclaimable" => &mut self.sreclaimable,
+            12 if key == b"Committed_AS" => &mut self.committed_as,
+            12 if key == b"Hugepagesize" => &mut self.hugepagesize,
+            14 if key == b"HugePages_Free" => &mut self.hugepages_free,
+            14 if key == b"HugePages_Rsvd" => &mut self.hugepages_rsvd,
+            14 if key == b"HugePages_Surp" => &mut self.hugepages_surp,
+            15 if key == b"HugePages_Total" => &mut self.hugepages_total,
+            _ => return None,
+        };
+        Some(s)
+    }
+}
+
+/// Parsed `/proc/meminfo`: all entries in file order, borrowing keys and units
+/// from the input, plus O(1) typed accessors.
+///
+/// Values are as printed: KiB for lines with a `kB` unit, counts for the
+/// unitless `HugePages_*` lines. When a key appears twice (never seen from a
+/// real kernel), both entries are kept and the accessors give the first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Meminfo<'a> {
+    entries: Vec<MeminfoEntry<'a>>,
+    known: Known,
+}
+
+impl<'a> Meminfo<'a> {
+    /// Every entry, in file order.
+    pub fn entries(&self) -> &[MeminfoEntry<'a>] {
+        &self.entries
+    }
+
+    /// The value of `key` (as printed, e.g. `"Active(anon)"`), by a linear search.
+    pub fn get(&self, key: &str) -> Option<u64> {
+        self.entries.iter().find(|e| e.key == key).map(|e| e.value)
+    }
+
+    /// `MemTotal`: usable RAM, KiB.
+    pub fn mem_total_kib(&self) -> Option<u64> {
+        self.known.mem_total
+    }
+
+    /// `MemFree`: unused RAM, KiB.
+    pub fn mem_free_kib(&self) -> Option<u64> {
+        self.known.mem_free
+    }
+
+    /// `MemAvailable`: the kernel's estimate of memory available without
+    /// swapping, KiB (since Linux 3.14; `None` before).
+    pub fn mem_available_kib(&self) -> Option<u64> {
+        self.known.mem_available
+    }
+
+    /// `Buffers`: block-device buffers, KiB.
+    pub fn buffers_kib(&self) -> Option<u64> {
+        self.known.buffers
+    }
+
+    /// `Cached`: page cache (excluding `SwapCached`), KiB.
+    pub fn cached_kib(&self) -> Option<u64> {
+        self.known.cached
+    }
+
+    /// `SwapCached`: swapped-out memory also still in RAM, KiB.
+    pub fn swap_cached_kib(&self) -> Option<u64> {
+        self.known.swap_cached
+    }
+
+    /// `Active`: recently used memory, KiB.
+    pub fn active_kib(&self) -> Option<u64> {
+        self.known.active
+    }
+
+    /// `Inactive`: less recently used memory, KiB.
+    pub fn inactive_kib(&self) -> Option<u64> {
+        self.known.inactive
+    }
+
+    /// `Dirty`: memory waiting to be written back, KiB.
+    pub fn dirty_kib(&self) -> Option<u64> {
+        self.known.dirty
+    }
+
+    /// `Writeback`: memory being written back, KiB.
+    pub fn writeback_kib(&self) -> Option<u64> {
+        self.known.writeback
+    }
+
+    /// `AnonPages`: anonymous pages mapped into user page tables, KiB (since Linux 2.6.18).
+    pub fn anon_pages_kib(&self) -> Option<u64> {
+        self.known.anon_pages
+    }
+
+    /// `Mapped`: files mapped into memory, KiB.
+    pub fn mapped_kib(&self) -> Option<u64> {
+        self.known.mapped
+    }
+
+    /// `Shmem`: shared memory and tmpfs, KiB (since Linux 2.6.32).
+    pub fn shmem_kib(&self) -> Option<u64> {
+        self.known.shmem
+    }
+
+    /// `Slab`: kernel slab caches, KiB.
+    pub fn slab_kib(&self) -> Option<u64> {
+        self.known.slab
+    }
+
+    /// `SReclaimable`: reclaimable part of `Slab`, KiB (since Linux 2.6.19).
+    pub fn sreclaimable_kib(&self) -> Option<u64> {
+        self.known.sreclaimable
+    }
+
+    /// `SUnreclaim`: unreclaimable part of `Slab`, KiB (since Linux 2.6.19).
+    pub fn sunreclaim_kib(&self) -> Option<u64> {
+        self.known.sunreclaim
+    }
+
+    /// `KernelStack`: kernel stacks, KiB (since Linux 2.6.32).
+    pub fn kernel_stack_kib(&self) -> Option<u64> {
+        self.known.kernel_stack
+    }
+
+    /// `PageTables`: page tables, KiB (since Linux 2.6.18).
+    pub fn page_tables_kib(&self) -> Option<u64> {
+        self.known.page_tables
+    }
+
+    /// `CommitLimit`: the overcommit limit, KiB (since Linux 2.6.10).
+    pub fn commit_limit_kib(&self) -> Option<u64> {
+        self.known.commit_limit
+    }
+
+    /// `Committed_AS`: memory committed to (allocated by) processes, KiB.
+    pub fn committed_as_kib(&self) -> Option<u64> {
+        self.known.committed_as
+    }
+
+    /// `VmallocUsed`: used vmalloc area, KiB (0 on some kernels from 4.4 to 5.2).
+    pub fn vmalloc_used_kib(&self) -> Option<u64> {
+        self.known.vmalloc_used
+    }
+
+    /// `SwapTotal`: total swap space, KiB.
+    pub fn swap_total_kib(&self) -> Option<u64> {
+        self.known.swap_total
+    }
+
+    /// `SwapFree`: unused swap space, KiB.
+    pub fn swap_free_kib(&self) -> Option<u64> {
+        self.known.swap_free
+    }
+
+    /// `HugePages_Total`: size of the huge page pool, a count of pages.
+    pub fn hugepages_total(&self) -> Option<u64> {
+        self.known.hugepages_total
+    }
+
+    /// `HugePages_Free`: huge pages not yet allocated, a count of pages.
+    pub fn hugepages_free(&self) -> Option<u64> {
+        self.known.hugepages_free
+    }
+
+    /// `HugePages_Rsvd`: huge pages reserved but not yet allocated, a count
+    /// of pages (since Linux 2.6.17).
+    pub fn hugepages_rsvd(&self) -> Option<u64> {
+        self.known.hugepages_rsvd
+    }
+
+    /// `HugePages_Surp`: surplus huge pages above the pool size, a count of
+    /// pages (since Linux 2.6.24).
+    pub fn hugepages_surp(&self) -> Option<u64> {
+        self.known.hugepages_surp
+    }
+
+    /// `Hugepagesize`: the default huge page size, KiB.
+    pub fn hugepagesize_kib(&self) -> Option<u64> {
+        self.known.hugepagesize
+    }
+}
+
+#[inline]
+fn is_space(c: u8) -> bool {
+    c == b' ' || c == b'\t' || c == b'\r' || c == b'\x0b' || c == b'\x0c'
+}
+
+/// A cursor over the whole input: the parse visits each byte once.
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scan<'a> {
+    #[inline]
+    fn skip_spaces(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if !is_space(c) {
+                break;
+            }
+            self.i += 1;
+        }
+    }
+
+    /// Takes a run of non-space bytes, stopping before a newline.
+    #[inline]
+    fn token(&mut self) -> &'a [u8] {
+        let start = self.i;
+        while let Some(&c) = self.b.get(self.i) {
+            if c == b'\n' || is_space(c) {
+                break;
+            }
+            self.i += 1;
+        }
+        self.b.get(start..self.i).unwrap_or_default()
+    }
+
+    /// The whole line starting at `start` (for error messages).
+    fn line_from(&self, start: usize) -> &'a [u8] {
+        let rest = self.b.get(start..).unwrap_or_default();
+        let end = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
+        rest.get(..end).unwrap_or_default()
+    }
+
+    /// Moves past the next newline (or to the end).
+    fn skip_line(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            self.i += 1;
+            if c == b'\n' {
+                break;
+            }
+        }
+    }
+}
+
+/// Parses the text of `/proc/meminfo`.
+///
+/// Each non-blank line must be `Key: value` or `Key: value unit`; unknown keys
+/// are kept like known ones. A line without `:`, with a value that is not an
+/// unsigned integer, with text after the unit, or whose key or unit is not
+/// UTF-8 is an error naming the line. An empty input gives an empty `Meminfo`.
+pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
+    let mut m = Meminfo {
+        // A 6.x kernel prints about 55 lines.
+        entries: Vec::with_capacity(64),
+        known: Known::default(),
+    };
+    let mut s = Scan { b: bytes, i: 0 };
+    let mut n = 0;
+    while s.i < bytes.len() {
+        n += 1;
+        let start = s.i;
+        s.skip_spaces();
+        let key_start = s.i;
+        // The key runs to the first ':'.
+        while let Some(&c) = bytes.get(s.i) {
+            if c == b':' || c == b'\n' {
+                break;
+            }
+            s.i += 1;
+        }
+        let bad = |s: &Scan<'_>, what: &str| {
+            Error::parse(FILE, n, format!("{what}: {:?}", show(s.line_from(start))))
+        };
+        match bytes.get(s.i) {
+            Some(b':') => {}
+            _ if s.i == key_start => {
+                // Blank line (or only spaces).
+                s.skip_line();
+                continue;
+            }
+            _ => return Err(bad(&s, "no ':' after the key")),
+        }
+        let key = trim(bytes.get(key_start..s.i).unwrap_or_default());
+        s.i += 1;
+        s.skip_spaces();
+        let value = s.token();
+        s.skip_spaces();
+        let unit = s.token();
+        s.skip_spaces();
+        if !matches!(bytes.get(s.i), None | Some(b'\n')) {
+            return Err(bad(&s, "unexpected text after the unit"));
+        }
+        s.i += 1;
+        if key.is_empty() {
+            return Err(bad(&s, "empty key"));
+        }
+        let Some(value) = parse_u64(value) else {
+            let what = if value.is_empty() {
+                "value missing"
+            } else {
+                "value is not a number"
+            };
+            return Err(bad(&s, what));
+        };
+        let Some(key) = utf8(key) else {
+            return Err(bad(&s, "key is not UTF-8"));
+        };
+        let unit = if unit.is_empty() {
+            None
+        } else {
+            match utf8(unit) {
+                Some(u) => Some(u),
+                None => return Err(bad(&s, "unit is not UTF-8")),
+            }
+        };
+        if let Some(slot) = m.known.slot(key.as_bytes())
+            && slot.is_none()
+        {
+            *slot = Some(value);
+        }
+        m.entries.push(MeminfoEntry { key, value, unit });
+    }
+    Ok(m)
+}
+
+/// Serializes as a map of the keys as printed to the values as printed, in
+/// file order: `{"MemTotal": 868988, "HugePages_Total": 0, ...}`.
+impl Serialize for Meminfo<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.entries.len()))?;
+        for e in &self.entries {
+            m.serialize_entry(e.key, &e.value)?;
+        }
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/corpus/");
+
+    fn procfs_fixture() -> &'static [u8] {
+        static B: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        B.get_or_init(|| fixture("procfs/meminfo-no-memavailable"))
+    }
+
+    fn fixture(case: &str) -> Vec<u8> {
+        let path = format!("{CORPUS}{case}/proc/meminfo");
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    const SMALL: &[u8] = b"MemTotal:         868988 kB\n\
+MemFree:          151236 kB\n\
+MemAvailable:     584588 kB\n\
+Active(anon):      12345 kB\n\
+HugePages_Total:       0\n\
+Hugepagesize:       2048 kB\n\
+VmallocTotal:   34359738367 kB\n";
+
+    #[test]
+    fn small_file() {
+        let m = parse(SMALL).unwrap();
+        assert_eq!(m.entries().len(), 7);
+        assert_eq!(
+            m.entries()[0],
+            MeminfoEntry {
+                key: "MemTotal",
+                value: 868988,
+                unit: Some("kB")
+            }
+        );
+        assert_eq!(m.entries()[3].key, "Active(anon)");
+        assert_eq!(m.entries()[4].unit, None);
+        assert_eq!(m.mem_total_kib(), Some(868988));
+        assert_eq!(m.mem_free_kib(), Some(151236));
+        assert_eq!(m.mem_available_kib(), Some(584588));
+        assert_eq!(m.hugepages_total(), Some(0));
+        assert_eq!(m.hugepagesize_kib(), Some(2048));
+        assert_eq!(m.get("Active(anon)"), Some(12345));
+        assert_eq!(m.get("VmallocTotal"), Some(34359738367));
+        assert_eq!(m.get("Nope"), None);
+        assert_eq!(m.buffers_kib(), None);
+    }
+
+    #[test]
+    fn empty_and_blank_input() {
+        assert!(parse(b"").unwrap().entries().is_empty());
+        assert!(parse(b"\n\n  \n\t\n").unwrap().entries().is_empty());
+        let m = parse(b"\nMemTotal: 5 kB\n\n").unwrap();
+        assert_eq!(m.mem_total_kib(), Some(5));
+    }
+
+    #[test]
+    fn last_line_without_newline_and_crlf() {
+        let m = parse(b"MemFree: 7 kB\r\nHugePages_Free: 3").unwrap();
+        assert_eq!(m.mem_free_kib(), Some(7));
+        assert_eq!(m.entries()[0].unit, Some("kB"));
+        assert_eq!(m.hugepages_free(), Some(3));
+        assert_eq!(m.entries()[1].unit, None);
+    }
+
+    #[test]
+    fn no_space_after_colon() {
+        let m = parse(b"Cached:12 kB\n").unwrap();
+        assert_eq!(m.cached_kib(), Some(12));
+    }
+
+    #[test]
+    fn unknown_keys_are_data() {
+        let m = parse(b"FutureThing(x): 42 kB\nSecondThing: 7\n").unwrap();
+        assert_eq!(m.get("FutureThing(x)"), Some(42));
+        assert_eq!(m.get("SecondThing"), Some(7));
+        assert_eq!(m.mem_total_kib(), None);
+    }
+
+    #[test]
+    fn duplicate_key_keeps_both_and_accessor_gives_first() {
+        let m = parse(b"MemTotal: 1 kB\nMemTotal: 2 kB\n").unwrap();
+        assert_eq!(m.entries().len(), 2);
+        assert_eq!(m.mem_total_kib(), Some(1));
+        assert_eq!(m.get("MemTotal"), Some(1));
+    }
+
+    #[test]
+    fn max_and_overflowing_values() {
+        let m = parse(b"X: 18446744073709551615 kB\n").unwrap();
+        assert_eq!(m.get("X"), Some(u64::MAX));
+        assert!(parse(b"X: 18446744073709551616 kB\n").is_err());
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let e = parse(b"MemTotal: 1 kB\nHugePages_Free:      sixtynine\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/proc/meminfo: line 2:"), "{e}");
+        assert!(e.contains("not a number") && e.contains("sixtynine"), "{e}");
+        let e = parse(b"MemTotal: 1 kB\n\nno colon here\n").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Parse {
+                    file: FILE,
+                    line: 3,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(
+            parse(b"MemTotal:\n")
+                .unwrap_err()
+                .to_string()
+                .contains("missing")
+        );
+        assert!(parse(b"MemTotal: kB\n").is_err());
+        assert!(parse(b"MemTotal: -1 kB\n").is_err());
+        assert!(parse(b"MemTotal: 1.5 kB\n").is_err());
+        assert!(parse(b"MemTotal: 1 kB extra\n").is_err());
+        assert!(parse(b": 1 kB\n").is_err());
+        assert!(parse(b"Mem\xffTotal: 1 kB\n").is_err());
+        assert!(parse(b"MemTotal: 1 k\xffB\n").is_err());
+        assert!(parse(b"MemTotal 1 kB\n").is_err());
+    }
+
+    #[test]
+    fn every_accessor_reads_its_key() {
+        let keys = [
+            "MemTotal",
+            "MemFree",
+            "MemAvailable",
+            "Buffers",
+            "Cached",
+            "SwapCached",
+            "Active",
+            "Inactive",
+            "Dirty",
+            "Writeback",
+            "AnonPages",
+            "Mapped",
+            "Shmem",
+            "Slab",
+            "SReclaimable",
+            "SUnreclaim",
+            "KernelStack",
+            "PageTables",
+            "CommitLimit",
+            "Committed_AS",
+            "VmallocUsed",
+            "SwapTotal",
+            "SwapFree",
+            "HugePages_Total",
+            "HugePages_Free",
+            "HugePages_Rsvd",
+            "HugePages_Surp",
+            "Hugepagesize",
+        ];
+        let mut text = String::new();
+        for (i, k) in keys.iter().enumerate() {
+            text.push_str(&format!("{k}: {} kB\n", 100 + i));
+        }
+        let m = parse(text.as_bytes()).unwrap();
+        let got = [
+            m.mem_total_kib(),
+            m.mem_free_kib(),
+            m.mem_available_kib(),
+            m.buffers_kib(),
+            m.cached_kib(),
+            m.swap_cached_kib(),
+            m.active_kib(),
+            m.inactive_kib(),
+            m.dirty_kib(),
+            m.writeback_kib(),
+            m.anon_pages_kib(),
+            m.mapped_kib(),
+            m.shmem_kib(),
+            m.slab_kib(),
+            m.sreclaimable_kib(),
+            m.sunreclaim_kib(),
+            m.kernel_stack_kib(),
+            m.page_tables_kib(),
+            m.commit_limit_kib(),
+            m.committed_as_kib(),
+            m.vmalloc_used_kib(),
+            m.swap_total_kib(),
+            m.swap_free_kib(),
+            m.hugepages_total(),
+            m.hugepages_free(),
+            m.hugepages_rsvd(),
+            m.hugepages_surp(),
+            m.hugepagesize_kib(),
+        ];
+        for (i, (k, v)) in keys.iter().zip(got).enumerate() {
+            assert_eq!(v, Some(100 + i as u64), "{k}");
+        }
+        // Near misses (same length, other case) are not known keys.
+        let m = parse(b"memtotal: 1 kB\nSlaB: 2 kB\nHugePages_total: 3\n").unwrap();
+        assert_eq!(m.mem_total_kib(), None);
+        assert_eq!(m.slab_kib(), None);
+        assert_eq!(m.hugepages_total(), None);
+    }
+
+    #[test]
+    fn json_is_a_map_in_file_order() {
+        let m = parse(SMALL).unwrap();
+        let s = serde_json::to_string(&m).unwrap();
+        assert!(
+            s.starts_with(r#"{"MemTotal":868988,"MemFree":151236,"MemAvailable":584588,"Active(anon)":12345,"HugePages_Total":0,"#),
+            "{s}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["VmallocTotal"], 34359738367u64);
+        assert_eq!(v["Hugepagesize"], 2048);
+        let e = serde_json::to_value(m.entries()[4]).unwrap();
+        assert_eq!(e["key"], "HugePages_Total");
+        assert!(e["unit"].is_null());
+    }
+
+    // ---- Corpus fixtures: literal values from each case's expected.json ----
+
+    /// `procfs/meminfo-no-memavailable/expected.json`: `meminfo.*` (as printed).
+    const PROCFS_KB: &[(&str, u64)] = &[
+        ("MemTotal", 15666184),
+        ("MemFree", 440324),
+        ("Buffers", 1020128),
+        ("Cached", 12007640),
+        ("SwapCached", 0),
+        ("Active", 6761276),
+        ("Inactive", 6532708),
+        ("Active(anon)", 267256),
+        ("Inactive(anon)", 268),
+        ("Active(file)", 6494020),
+        ("Inactive(file)", 6532440),
+        ("Unevictable", 0),
+        ("Mlocked", 0),
+        ("SwapTotal", 0),
+        ("SwapFree", 0),
+        ("Zswap", 22414),
+        ("Zswapped", 10502),
+        ("Dirty", 768),
+        ("Writeback", 0),
+        ("AnonPages", 266216),
+        ("Mapped", 44204),
+        ("Shmem", 1308),
+        ("Slab", 1807264),
+        ("SReclaimable", 1738124),
+        ("SUnreclaim", 69140),
+        ("KernelStack", 1616),
+        ("PageTables", 5288),
+        ("NFS_Unstable", 0),
+        ("Bounce", 0),
+        ("WritebackTmp", 0),
+        ("CommitLimit", 7833092),
+        ("Committed_AS", 530844),
+        ("VmallocTotal", 34359738367),
+        ("VmallocUsed", 36596),
+        ("VmallocChunk", 34359637840),
+        ("Percpu", 26176),
+        ("HardwareCorrupted", 0),
+        ("AnonHugePages", 12288),
+        ("HugePages_Total", 0),
+        ("HugePages_Free", 0),
+        ("HugePages_Rsvd", 0),
+        ("HugePages_Surp", 0),
+        ("Hugepagesize", 2048),
+        ("DirectMap4k", 91136),
+        ("DirectMap2M", 16039936),
+    ];
+    /// `procfs/meminfo-no-memavailable/expected.json`: `meminfo_bytes.*` (kB x 1024).
+    const PROCFS_BYTES: &[(&str, u64)] = &[
+        ("MemTotal", 16042172416),
+        ("MemFree", 450891776),
+        ("Buffers", 1044611072),
+        ("Cached", 12295823360),
+        ("SwapCached", 0),
+        ("Active", 6923546624),
+        ("Inactive", 6689492992),
+        ("Active(anon)", 273670144),
+        ("Inactive(anon)", 274432),
+        ("Active(file)", 6649876480),
+        ("Inactive(file)", 6689218560),
+        ("Unevictable", 0),
+        ("Mlocked", 0),
+        ("SwapTotal", 0),
+        ("SwapFree", 0),
+        ("Zswap", 22951936),
+        ("Zswapped", 10754048),
+        ("Dirty", 786432),
+        ("Writeback", 0),
+        ("AnonPages", 272605184),
+        ("Mapped", 45264896),
+        ("Shmem", 1339392),
+        ("Slab", 1850638336),
+        ("SReclaimable", 1779838976),
+        ("SUnreclaim", 70799360),
+        ("KernelStack", 1654784),
+        ("PageTables", 5414912),
+        ("NFS_Unstable", 0),
+        ("Bounce", 0),
+        ("WritebackTmp", 0),
+        ("CommitLimit", 8021086208),
+        ("Committed_AS", 543584256),
+        ("VmallocTotal", 35184372087808),
+        ("VmallocUsed", 37474304),
+        ("VmallocChunk", 35184269148160),
+        ("Percpu", 26804224),
+        ("HardwareCorrupted", 0),
+        ("AnonHugePages", 12582912),
+        ("Hugepagesize", 2097152),
+        ("DirectMap4k", 93323264),
+        ("DirectMap2M", 16424894464),
+    ];
+    /// `node_exporter/meminfo-no-memavailable/expected.json`: `meminfo.*` (as printed).
+    const NODE_KB: &[(&str, u64)] = &[
+        ("Active(anon)", 2020004),
+        ("Active", 2233416),
+        ("Active(file)", 213412),
+        ("AnonHugePages", 0),
+        ("AnonPages", 2244172),
+        ("Bounce", 0),
+        ("Buffers", 22040),
+        ("Cached", 930888),
+        ("CommitLimit", 6065372),
+        ("Committed_AS", 7835436),
+        ("DirectMap2M", 3698688),
+        ("DirectMap4k", 185660),
+        ("Dirty", 1052),
+        ("HardwareCorrupted", 0),
+        ("HugePages_Free", 0),
+        ("HugePages_Rsvd", 0),
+        ("HugePages_Surp", 0),
+        ("HugePages_Total", 0),
+        ("Hugepagesize", 2048),
+        ("Inactive(anon)", 883052),
+        ("Inactive", 1028728),
+        ("Inactive(file)", 145676),
+        ("KernelStack", 5800),
+        ("Mapped", 239220),
+        ("MemFree", 225472),
+        ("MemTotal", 3742148),
+        ("Mlocked", 32),
+        ("NFS_Unstable", 0),
+        ("PageTables", 75212),
+        ("SReclaimable", 44772),
+        ("SUnreclaim", 54160),
+        ("Shmem", 593840),
+        ("Slab", 98932),
+        ("SwapCached", 192504),
+        ("SwapFree", 3155360),
+        ("SwapTotal", 4194300),
+        ("Unevictable", 32),
+        ("VmallocChunk", 34359338876),
+        ("VmallocTotal", 34359738367),
+        ("VmallocUsed", 352840),
+        ("WritebackTmp", 0),
+        ("Writeback", 0),
+    ];
+    /// `node_exporter/meminfo-no-memavailable/expected.json`: `meminfo_bytes.*` (kB x 1024).
+    const NODE_BYTES: &[(&str, u64)] = &[("MemTotal", 3831959552), ("DirectMap2M", 3787456512)];
+    /// `telegraf/meminfo-normal/expected.json`: `meminfo_bytes.*` (kB x 1024).
+    const TG_NORMAL_BYTES: &[(&str, u64)] = &[
+        ("Active(anon)", 5765169152),
+        ("Inactive(anon)", 1082245120),
+        ("Active(file)", 3535425536),
+        ("Inactive(file)", 4421992448),
+        ("Unevictable", 143360),
+        ("Percpu", 5767168),
+    ];
+    /// `telegraf/meminfo-missing-fields/expected.json`: `meminfo_bytes.*` (kB x 1024).
+    const TG_MISSING_BYTES: &[(&str, u64)] = &[
+        ("Active(anon)", 5765169152),
+        ("Inactive(anon)", 1082245120),
+        ("Active(file)", 3535425536),
+        ("Inactive(file)", 4421992448),
+        ("Unevictable", 0),
+        ("Percpu", 0),
+    ];
+    /// `telegraf/meminfo-hugepages/expected.json`: `meminfo.*` (as printed).
+    const TG_HUGE_KB: &[(&str, u64)] = &[
+        ("AnonHugePages", 0),
+        ("ShmemHugePages", 0),
+        ("FileHugePages", 0),
+        ("HugePages_Total", 2048),
+        ("HugePages_Free", 883),
+        ("HugePages_Rsvd", 0),
+        ("HugePages_Surp", 0),
+        ("Hugepagesize", 2048),
+        ("Hugetlb", 12582912),
+    ];
+
+    fn check_table(m: &Meminfo<'_>, table: &[(&str, u64)], scale: u64, case: &str) {
+        for &(k, want) in table {
+            let got = m.get(k).unwrap_or_else(|| panic!("{case}: {k} missing"));
+            assert_eq!(got * scale, want, "{case}: {k}");
+        }
+    }
+
+    #[test]
+    fn fixture_procfs_no_memavailable() {
+        let b = fixture("procfs/meminfo-no-memavailable");
+        let m = parse(&b).unwrap();
+        assert_eq!(m.entries().len(), 45);
+        check_table(&m, PROCFS_KB, 1, "procfs");
+        check_table(&m, PROCFS_BYTES, 1024, "procfs");
+        // absent_keys: MemAvailable.
+        assert_eq!(m.mem_available_kib(), None);
+        assert_eq!(m.get("MemAvailable"), None);
+        // Units: kB everywhere except the four HugePages_* counts.
+        for e in m.entries() {
+            let unitless = e.key.starts_with("HugePages_");
+            assert_eq!(
+                e.unit,
+                if unitless { None } else { Some("kB") },
+                "{}",
+                e.key
+            );
+        }
+        assert_eq!(m.mem_total_kib(), Some(15666184));
+        assert_eq!(m.mem_free_kib(), Some(440324));
+        assert_eq!(m.buffers_kib(), Some(1020128));
+        assert_eq!(m.cached_kib(), Some(12007640));
+        assert_eq!(m.swap_cached_kib(), Some(0));
+        assert_eq!(m.active_kib(), Some(6761276));
+        assert_eq!(m.inactive_kib(), Some(6532708));
+        assert_eq!(m.dirty_kib(), Some(768));
+        assert_eq!(m.writeback_kib(), Some(0));
+        assert_eq!(m.slab_kib(), Some(1807264));
+        assert_eq!(m.sreclaimable_kib(), Some(1738124));
+        assert_eq!(m.committed_as_kib(), Some(530844));
+        assert_eq!(m.swap_total_kib(), Some(0));
+        assert_eq!(m.swap_free_kib(), Some(0));
+        assert_eq!(m.hugepages_total(), Some(0));
+        assert_eq!(m.hugepages_free(), Some(0));
+        assert_eq!(m.hugepages_rsvd(), Some(0));
+        assert_eq!(m.hugepages_surp(), Some(0));
+        assert_eq!(m.hugepagesize_kib(), Some(2048));
+        assert_eq!(m.get("VmallocTotal"), Some(34359738367));
+    }
+
+    #[test]
+    fn fixture_node_exporter_no_memavailable() {
+        let b = fixture("node_exporter/meminfo-no-memavailable");
+        let m = parse(&b).unwrap();
+        assert_eq!(m.entries().len(), 42);
+        check_table(&m, NODE_KB, 1, "node_exporter");
+        check_table(&m, NODE_BYTES, 1024, "node_exporter");
+        assert_eq!(m.mem_available_kib(), None);
+        assert_eq!(m.mem_total_kib(), Some(3742148));
+        assert_eq!(m.swap_total_kib(), Some(4194300));
+        assert_eq!(m.swap_free_kib(), Some(3155360));
+        assert_eq!(m.swap_cached_kib(), Some(192504));
+        assert_eq!(m.committed_as_kib(), Some(7835436));
+    }
+
+    #[test]
+    fn fixture_telegraf_normal() {
+        let b = fixture("telegraf/meminfo-normal");
+        let m = parse(&b).unwrap();
+        assert_eq!(m.entries().len(), 51);
+        check_table(&m, TG_NORMAL_BYTES, 1024, "telegraf/normal");
+        assert_eq!(m.mem_available_kib(), Some(14221924));
+        assert_eq!(m.get("DirectMap1G"), Some(2097152));
+    }
+
+    #[test]
+    fn fixture_telegraf_missing_fields() {
+        let b = fixture("telegraf/meminfo-missing-fields");
+        let m = parse(&b).unwrap();
+        assert_eq!(m.entries().len(), 49);
+        // absent_keys: Unevictable, Percpu. telegraf reports them as 0.
+        assert_eq!(m.get("Unevictable"), None);
+        assert_eq!(m.get("Percpu"), None);
+        for &(k, want) in TG_MISSING_BYTES {
+            assert_eq!(m.get(k).unwrap_or(0) * 1024, want, "{k}");
+        }
+    }
+
+    #[test]
+    fn fixture_telegraf_hugepages() {
+        let b = fixture("telegraf/meminfo-hugepages");
+        let m = parse(&b).unwrap();
+        check_table(&m, TG_HUGE_KB, 1, "telegraf/hugepages");
+        assert_eq!(m.hugepages_total(), Some(2048));
+        assert_eq!(m.hugepages_free(), Some(883));
+        assert_eq!(m.hugepages_rsvd(), Some(0));
+        assert_eq!(m.hugepages_surp(), Some(0));
+        assert_eq!(m.hugepagesize_kib(), Some(2048));
+        assert_eq!(m.mem_total_kib(), Some(264026876));
+    }
+
+    #[test]
+    fn fixture_telegraf_hugepages_invalid_is_an_error() {
+        let b = fixture("telegraf/meminfo-hugepages-invalid");
+        let e = parse(&b).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Parse {
+                    file: FILE,
+                    line: 4,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("sixtynine"), "{e}");
+    }
+
+    #[test]
+    fn fixture_json_round_trip() {
+        let b = fixture("procfs/meminfo-no-memavailable");
+        let m = parse(&b).unwrap();
+        let v = serde_json::to_value(&m).unwrap();
+        let obj = v.as_object().unwrap();
+        assert_eq!(obj.len(), 45);
+        for &(k, want) in PROCFS_KB {
+            assert_eq!(obj[k], want, "{k}");
+        }
+        assert!(obj.get("MemAvailable").is_none());
+    }
+
+    fn mutate(base: &[u8], ops: &[(u8, usize, u8)]) -> Vec<u8> {
+        let mut b = base.to_vec();
+        for &(kind, pos, byte) in ops {
+            match kind % 3 {
+                0 if !b.is_empty() => {
+                    let i = pos % b.len();
+                    b[i] = byte;
+                }
+                1 => b.insert(pos % (b.len() + 1), byte),
+                _ if !b.is_empty() => {
+                    b.remove(pos % b.len());
+                }
+                _ => {}
+            }
+        }
+        b
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            if let Ok(m) = parse(&b) {
+                let _ = serde_json::to_string(&m);
+            }
+        }
+
+        #[test]
+        fn meminfo_like_bytes_never_panic(
+            b in proptest::collection::vec(
+                proptest::sample::select(b"0123456789:( )\n\tkBMem_\xff".to_vec()),
+                0..512,
+            )
+        ) {
+            if let Ok(m) = parse(&b) {
+                for e in m.entries() {
+                    prop_assert_eq!(m.get(e.key).is_some(), true);
+                }
+            }
+        }
+
+        #[test]
+        fn mutated_fixture_never_panics(
+            ops in proptest::collection::vec((any::<u8>(), any::<usize>(), any::<u8>()), 1..16)
+        ) {
+            let b = mutate(procfs_fixture(), &ops);
+            if let Ok(m) = parse(&b) {
+                let _ = serde_json::to_string(&m);
+                prop_assert!(m.entries().len() <= 46 + ops.len());
+            }
+        }
+    }
+}
