@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use super::{parse_u64, show, trim, utf8};
+use super::{parse_u64, show, utf8};
 use crate::error::{Error, Result};
 
 /// The file this module parses, as named in errors.
@@ -270,52 +270,66 @@ fn is_space(c: u8) -> bool {
     c == b' ' || c == b'\t' || c == b'\r' || c == b'\x0b' || c == b'\x0c'
 }
 
-/// A cursor over the whole input: the parse visits each byte once.
-struct Scan<'a> {
-    b: &'a [u8],
-    i: usize,
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The 8 bytes at `i` as a little-endian word, when there are 8.
+#[inline]
+fn word_at(b: &[u8], i: usize) -> Option<u64> {
+    let chunk: [u8; 8] = b.get(i..i.checked_add(8)?)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
 }
 
-impl<'a> Scan<'a> {
-    #[inline]
-    fn skip_spaces(&mut self) {
-        while let Some(&c) = self.b.get(self.i) {
-            if !is_space(c) {
-                break;
+/// Flags the zero bytes of `x`; the lowest flag is exact (higher ones may be
+/// false positives, so only `trailing_zeros` of the result is meaningful).
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Index of the first `a` or `b` byte at or after `i`, or `b.len()`; eight bytes a step.
+#[inline]
+fn find2(bytes: &[u8], mut i: usize, a: u8, b: u8) -> usize {
+    while let Some(w) = word_at(bytes, i) {
+        let m = zero_bytes(w ^ (ONES * u64::from(a))) | zero_bytes(w ^ (ONES * u64::from(b)));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = bytes.get(i) {
+        if c == a || c == b {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Index of the first non-space byte at or after `i`; runs of `' '` eight a step.
+#[inline]
+fn skip_spaces(bytes: &[u8], mut i: usize) -> usize {
+    loop {
+        if let Some(w) = word_at(bytes, i) {
+            let x = w ^ (ONES * u64::from(b' '));
+            if x == 0 {
+                i += 8;
+                continue;
             }
-            self.i += 1;
+            i += (x.trailing_zeros() / 8) as usize;
+        }
+        match bytes.get(i) {
+            Some(&c) if is_space(c) => i += 1,
+            _ => return i,
         }
     }
+}
 
-    /// Takes a run of non-space bytes, stopping before a newline.
-    #[inline]
-    fn token(&mut self) -> &'a [u8] {
-        let start = self.i;
-        while let Some(&c) = self.b.get(self.i) {
-            if c == b'\n' || is_space(c) {
-                break;
-            }
-            self.i += 1;
-        }
-        self.b.get(start..self.i).unwrap_or_default()
-    }
-
-    /// The whole line starting at `start` (for error messages).
-    fn line_from(&self, start: usize) -> &'a [u8] {
-        let rest = self.b.get(start..).unwrap_or_default();
-        let end = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
-        rest.get(..end).unwrap_or_default()
-    }
-
-    /// Moves past the next newline (or to the end).
-    fn skip_line(&mut self) {
-        while let Some(&c) = self.b.get(self.i) {
-            self.i += 1;
-            if c == b'\n' {
-                break;
-            }
-        }
-    }
+/// The whole line starting at `start` (for error messages).
+fn line_from(b: &[u8], start: usize) -> &[u8] {
+    let rest = b.get(start..).unwrap_or_default();
+    let end = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
+    rest.get(..end).unwrap_or_default()
 }
 
 /// Parses the text of `/proc/meminfo`.
@@ -330,64 +344,104 @@ pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
         entries: Vec::with_capacity(64),
         known: Known::default(),
     };
-    let mut s = Scan { b: bytes, i: 0 };
+    // One validation of the whole text lets keys be sliced as `&str` without
+    // checking each; a file that is not UTF-8 falls back to checking per key.
+    let text = std::str::from_utf8(bytes).ok();
+    let mut i = 0;
     let mut n = 0;
-    while s.i < bytes.len() {
+    while i < bytes.len() {
         n += 1;
-        let start = s.i;
-        s.skip_spaces();
-        let key_start = s.i;
-        // The key runs to the first ':'.
-        while let Some(&c) = bytes.get(s.i) {
-            if c == b':' || c == b'\n' {
-                break;
-            }
-            s.i += 1;
-        }
-        let bad = |s: &Scan<'_>, what: &str| {
-            Error::parse(FILE, n, format!("{what}: {:?}", show(s.line_from(start))))
+        let start = i;
+        let bad = |what: &str| {
+            Error::parse(
+                FILE,
+                n,
+                format!("{what}: {:?}", show(line_from(bytes, start))),
+            )
         };
-        match bytes.get(s.i) {
-            Some(b':') => {}
-            _ if s.i == key_start => {
-                // Blank line (or only spaces).
-                s.skip_line();
+        // The key runs to the first ':'.
+        i = find2(bytes, i, b':', b'\n');
+        if bytes.get(i) != Some(&b':') {
+            let line = bytes.get(start..i).unwrap_or_default();
+            if line.iter().all(|&c| is_space(c)) {
+                // Blank line.
+                i += 1;
                 continue;
             }
-            _ => return Err(bad(&s, "no ':' after the key")),
+            return Err(bad("no ':' after the key"));
         }
-        let key = trim(bytes.get(key_start..s.i).unwrap_or_default());
-        s.i += 1;
-        s.skip_spaces();
-        let value = s.token();
-        s.skip_spaces();
-        let unit = s.token();
-        s.skip_spaces();
-        if !matches!(bytes.get(s.i), None | Some(b'\n')) {
-            return Err(bad(&s, "unexpected text after the unit"));
+        let (mut ks, mut ke) = (start, i);
+        while ks < ke && bytes.get(ks).is_some_and(|&c| is_space(c)) {
+            ks += 1;
         }
-        s.i += 1;
-        if key.is_empty() {
-            return Err(bad(&s, "empty key"));
+        while ke > ks && bytes.get(ke - 1).is_some_and(|&c| is_space(c)) {
+            ke -= 1;
         }
-        let Some(value) = parse_u64(value) else {
-            let what = if value.is_empty() {
-                "value missing"
-            } else {
-                "value is not a number"
-            };
-            return Err(bad(&s, what));
-        };
-        let Some(key) = utf8(key) else {
-            return Err(bad(&s, "key is not UTF-8"));
-        };
-        let unit = if unit.is_empty() {
-            None
-        } else {
-            match utf8(unit) {
-                Some(u) => Some(u),
-                None => return Err(bad(&s, "unit is not UTF-8")),
+        i = skip_spaces(bytes, i + 1);
+        // The value: decimal digits, accumulated in the same pass.
+        let vs = i;
+        let mut value: u64 = 0;
+        while let Some(&c) = bytes.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
             }
+            value = value.wrapping_mul(10).wrapping_add(u64::from(d));
+            i += 1;
+        }
+        let digits = i - vs;
+        let ends_token = match bytes.get(i) {
+            None | Some(b'\n') => true,
+            Some(&c) => is_space(c),
+        };
+        if digits == 0 || !ends_token {
+            let what = if digits == 0 && !ends_token || digits > 0 {
+                "value is not a number"
+            } else {
+                "value missing"
+            };
+            return Err(bad(what));
+        }
+        if digits >= 20 {
+            // Could have wrapped: check it properly.
+            value = parse_u64(bytes.get(vs..i).unwrap_or_default())
+                .ok_or_else(|| bad("value is not a number"))?;
+        }
+        i = skip_spaces(bytes, i);
+        // The optional unit.
+        let us = i;
+        while let Some(&c) = bytes.get(i) {
+            if c == b'\n' || is_space(c) {
+                break;
+            }
+            i += 1;
+        }
+        let ue = i;
+        while bytes.get(i).is_some_and(|&c| is_space(c)) {
+            i += 1;
+        }
+        match bytes.get(i) {
+            None => {}
+            Some(b'\n') => i += 1,
+            Some(_) => return Err(bad("unexpected text after the unit")),
+        }
+        if ks == ke {
+            return Err(bad("empty key"));
+        }
+        let key = match text {
+            Some(t) => t.get(ks..ke),
+            None => bytes.get(ks..ke).and_then(utf8),
+        };
+        let Some(key) = key else {
+            return Err(bad("key is not UTF-8"));
+        };
+        let unit = match bytes.get(us..ue).unwrap_or_default() {
+            b"" => None,
+            b"kB" => Some("kB"),
+            other => match utf8(other) {
+                Some(u) => Some(u),
+                None => return Err(bad("unit is not UTF-8")),
+            },
         };
         if let Some(slot) = m.known.slot(key.as_bytes())
             && slot.is_none()
