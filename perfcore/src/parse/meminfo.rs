@@ -22,79 +22,142 @@ pub struct MeminfoEntry<'a> {
     pub unit: Option<&'a str>,
 }
 
-/// Values of the keys with typed accessors, filled during the one pass of [`parse`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Known {
-    mem_total: Option<u64>,
-    mem_free: Option<u64>,
-    mem_available: Option<u64>,
-    buffers: Option<u64>,
-    cached: Option<u64>,
-    swap_cached: Option<u64>,
-    active: Option<u64>,
-    inactive: Option<u64>,
-    dirty: Option<u64>,
-    writeback: Option<u64>,
-    anon_pages: Option<u64>,
-    mapped: Option<u64>,
-    shmem: Option<u64>,
-    slab: Option<u64>,
-    sreclaimable: Option<u64>,
-    sunreclaim: Option<u64>,
-    kernel_stack: Option<u64>,
-    page_tables: Option<u64>,
-    commit_limit: Option<u64>,
-    committed_as: Option<u64>,
-    vmalloc_used: Option<u64>,
-    swap_total: Option<u64>,
-    swap_free: Option<u64>,
-    hugepages_total: Option<u64>,
-    hugepages_free: Option<u64>,
-    hugepages_rsvd: Option<u64>,
-    hugepages_surp: Option<u64>,
-    hugepagesize: Option<u64>,
+/// Keys with typed accessors, in the kernel's order; the constants below index it.
+const KNOWN: [&str; 28] = [
+    "MemTotal",
+    "MemFree",
+    "MemAvailable",
+    "Buffers",
+    "Cached",
+    "SwapCached",
+    "Active",
+    "Inactive",
+    "SwapTotal",
+    "SwapFree",
+    "Dirty",
+    "Writeback",
+    "AnonPages",
+    "Mapped",
+    "Shmem",
+    "Slab",
+    "SReclaimable",
+    "SUnreclaim",
+    "KernelStack",
+    "PageTables",
+    "CommitLimit",
+    "Committed_AS",
+    "VmallocUsed",
+    "HugePages_Total",
+    "HugePages_Free",
+    "HugePages_Rsvd",
+    "HugePages_Surp",
+    "Hugepagesize",
+];
+
+const MEM_TOTAL: usize = 0;
+const MEM_FREE: usize = 1;
+const MEM_AVAILABLE: usize = 2;
+const BUFFERS: usize = 3;
+const CACHED: usize = 4;
+const SWAP_CACHED: usize = 5;
+const ACTIVE: usize = 6;
+const INACTIVE: usize = 7;
+const SWAP_TOTAL: usize = 8;
+const SWAP_FREE: usize = 9;
+const DIRTY: usize = 10;
+const WRITEBACK: usize = 11;
+const ANON_PAGES: usize = 12;
+const MAPPED: usize = 13;
+const SHMEM: usize = 14;
+const SLAB: usize = 15;
+const SRECLAIMABLE: usize = 16;
+const SUNRECLAIM: usize = 17;
+const KERNEL_STACK: usize = 18;
+const PAGE_TABLES: usize = 19;
+const COMMIT_LIMIT: usize = 20;
+const COMMITTED_AS: usize = 21;
+const VMALLOC_USED: usize = 22;
+const HUGEPAGES_TOTAL: usize = 23;
+const HUGEPAGES_FREE: usize = 24;
+const HUGEPAGES_RSVD: usize = 25;
+const HUGEPAGES_SURP: usize = 26;
+const HUGEPAGESIZE: usize = 27;
+
+/// Multiplier of the key hash, chosen so that the known keys do not collide
+/// (checked at compile time by [`build_table`]).
+const HASH_MUL: u64 = 0x9403_560d_97da_e38d;
+const HASH_BITS: u32 = 7;
+
+/// Up to 16 key bytes as two little-endian words, zero-padded.
+const fn key_words(k: &[u8]) -> (u64, u64) {
+    let mut w = [0u64; 2];
+    let mut i = 0;
+    while i < k.len() && i < 16 {
+        w[i / 8] |= (k[i] as u64) << (8 * (i % 8));
+        i += 1;
+    }
+    (w[0], w[1])
 }
 
-impl Known {
-    /// The slot of a key with a typed accessor, `None` for every other key.
-    ///
-    /// Dispatches on the length first so that a line costs one or two
-    /// comparisons, not one per known key.
-    #[inline]
-    fn slot(&mut self, key: &[u8]) -> Option<&mut Option<u64>> {
-        let s = match key.len() {
-            4 if key == b"Slab" => &mut self.slab,
-            5 if key == b"Dirty" => &mut self.dirty,
-            5 if key == b"Shmem" => &mut self.shmem,
-            6 if key == b"Active" => &mut self.active,
-            6 if key == b"Cached" => &mut self.cached,
-            6 if key == b"Mapped" => &mut self.mapped,
-            7 if key == b"MemFree" => &mut self.mem_free,
-            7 if key == b"Buffers" => &mut self.buffers,
-            8 if key == b"MemTotal" => &mut self.mem_total,
-            8 if key == b"Inactive" => &mut self.inactive,
-            8 if key == b"SwapFree" => &mut self.swap_free,
-            9 if key == b"Writeback" => &mut self.writeback,
-            9 if key == b"SwapTotal" => &mut self.swap_total,
-            9 if key == b"AnonPages" => &mut self.anon_pages,
-            10 if key == b"SwapCached" => &mut self.swap_cached,
-            10 if key == b"SUnreclaim" => &mut self.sunreclaim,
-            10 if key == b"PageTables" => &mut self.page_tables,
-            11 if key == b"KernelStack" => &mut self.kernel_stack,
-            11 if key == b"CommitLimit" => &mut self.commit_limit,
-            11 if key == b"VmallocUsed" => &mut self.vmalloc_used,
-            12 if key == b"MemAvailable" => &mut self.mem_available,
-            12 if key == b"SReclaimable" => &mut self.sreclaimable,
-            12 if key == b"Committed_AS" => &mut self.committed_as,
-            12 if key == b"Hugepagesize" => &mut self.hugepagesize,
-            14 if key == b"HugePages_Free" => &mut self.hugepages_free,
-            14 if key == b"HugePages_Rsvd" => &mut self.hugepages_rsvd,
-            14 if key == b"HugePages_Surp" => &mut self.hugepages_surp,
-            15 if key == b"HugePages_Total" => &mut self.hugepages_total,
-            _ => return None,
-        };
-        Some(s)
+const fn key_hash(w: (u64, u64), len: usize) -> usize {
+    ((w.0 ^ w.1.rotate_left(29) ^ len as u64).wrapping_mul(HASH_MUL) >> (64 - HASH_BITS)) as usize
+}
+
+/// Hash slot -> 1 + index into [`KNOWN`] (0 = no key), and each known key's words.
+struct Table {
+    slot: [u8; 1 << HASH_BITS],
+    words: [(u64, u64); KNOWN.len()],
+}
+
+const fn build_table() -> Table {
+    let mut t = Table {
+        slot: [0; 1 << HASH_BITS],
+        words: [(0, 0); KNOWN.len()],
+    };
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let k = KNOWN[i].as_bytes();
+        assert!(k.len() <= 16, "known meminfo keys fit in 16 bytes");
+        let w = key_words(k);
+        let h = key_hash(w, k.len());
+        assert!(
+            t.slot[h] == 0,
+            "known meminfo keys collide: change HASH_MUL"
+        );
+        t.slot[h] = i as u8 + 1;
+        t.words[i] = w;
+        i += 1;
     }
+    t
+}
+
+const TABLE: Table = build_table();
+
+/// Keeps the low `n` bytes of `w` (all of them when `n >= 8`).
+#[inline]
+fn low_bytes(w: u64, n: usize) -> u64 {
+    if n >= 8 {
+        w
+    } else {
+        w & ((1u64 << (8 * n)) - 1)
+    }
+}
+
+/// The index into [`KNOWN`] of the key `bytes[ks..ks + len]`, if it is one:
+/// a hash, a table load and one comparison, with no branch per known key.
+#[inline]
+fn known_index(bytes: &[u8], ks: usize, len: usize) -> Option<usize> {
+    if len == 0 || len > 16 {
+        return None;
+    }
+    let w = match (word_at(bytes, ks), word_at(bytes, ks + 8)) {
+        (Some(a), Some(b)) => (low_bytes(a, len), low_bytes(b, len.saturating_sub(8))),
+        // Near the end of the input: build the words byte by byte.
+        _ => key_words(bytes.get(ks..ks + len)?),
+    };
+    let i = usize::from(*TABLE.slot.get(key_hash(w, len))?).checked_sub(1)?;
+    let same = TABLE.words.get(i) == Some(&w) && KNOWN.get(i).map(|k| k.len()) == Some(len);
+    same.then_some(i)
 }
 
 /// Parsed `/proc/meminfo`: all entries in file order, borrowing keys and units
@@ -107,7 +170,7 @@ impl Known {
 #[non_exhaustive]
 pub struct Meminfo<'a> {
     entries: Vec<MeminfoEntry<'a>>,
-    known: Known,
+    known: [Option<u64>; KNOWN.len()],
 }
 
 impl<'a> Meminfo<'a> {
@@ -123,145 +186,145 @@ impl<'a> Meminfo<'a> {
 
     /// `MemTotal`: usable RAM, KiB.
     pub fn mem_total_kib(&self) -> Option<u64> {
-        self.known.mem_total
+        self.known[MEM_TOTAL]
     }
 
     /// `MemFree`: unused RAM, KiB.
     pub fn mem_free_kib(&self) -> Option<u64> {
-        self.known.mem_free
+        self.known[MEM_FREE]
     }
 
     /// `MemAvailable`: the kernel's estimate of memory available without
     /// swapping, KiB (since Linux 3.14; `None` before).
     pub fn mem_available_kib(&self) -> Option<u64> {
-        self.known.mem_available
+        self.known[MEM_AVAILABLE]
     }
 
     /// `Buffers`: block-device buffers, KiB.
     pub fn buffers_kib(&self) -> Option<u64> {
-        self.known.buffers
+        self.known[BUFFERS]
     }
 
     /// `Cached`: page cache (excluding `SwapCached`), KiB.
     pub fn cached_kib(&self) -> Option<u64> {
-        self.known.cached
+        self.known[CACHED]
     }
 
     /// `SwapCached`: swapped-out memory also still in RAM, KiB.
     pub fn swap_cached_kib(&self) -> Option<u64> {
-        self.known.swap_cached
+        self.known[SWAP_CACHED]
     }
 
     /// `Active`: recently used memory, KiB.
     pub fn active_kib(&self) -> Option<u64> {
-        self.known.active
+        self.known[ACTIVE]
     }
 
     /// `Inactive`: less recently used memory, KiB.
     pub fn inactive_kib(&self) -> Option<u64> {
-        self.known.inactive
+        self.known[INACTIVE]
     }
 
     /// `Dirty`: memory waiting to be written back, KiB.
     pub fn dirty_kib(&self) -> Option<u64> {
-        self.known.dirty
+        self.known[DIRTY]
     }
 
     /// `Writeback`: memory being written back, KiB.
     pub fn writeback_kib(&self) -> Option<u64> {
-        self.known.writeback
+        self.known[WRITEBACK]
     }
 
     /// `AnonPages`: anonymous pages mapped into user page tables, KiB (since Linux 2.6.18).
     pub fn anon_pages_kib(&self) -> Option<u64> {
-        self.known.anon_pages
+        self.known[ANON_PAGES]
     }
 
     /// `Mapped`: files mapped into memory, KiB.
     pub fn mapped_kib(&self) -> Option<u64> {
-        self.known.mapped
+        self.known[MAPPED]
     }
 
     /// `Shmem`: shared memory and tmpfs, KiB (since Linux 2.6.32).
     pub fn shmem_kib(&self) -> Option<u64> {
-        self.known.shmem
+        self.known[SHMEM]
     }
 
     /// `Slab`: kernel slab caches, KiB.
     pub fn slab_kib(&self) -> Option<u64> {
-        self.known.slab
+        self.known[SLAB]
     }
 
     /// `SReclaimable`: reclaimable part of `Slab`, KiB (since Linux 2.6.19).
     pub fn sreclaimable_kib(&self) -> Option<u64> {
-        self.known.sreclaimable
+        self.known[SRECLAIMABLE]
     }
 
     /// `SUnreclaim`: unreclaimable part of `Slab`, KiB (since Linux 2.6.19).
     pub fn sunreclaim_kib(&self) -> Option<u64> {
-        self.known.sunreclaim
+        self.known[SUNRECLAIM]
     }
 
     /// `KernelStack`: kernel stacks, KiB (since Linux 2.6.32).
     pub fn kernel_stack_kib(&self) -> Option<u64> {
-        self.known.kernel_stack
+        self.known[KERNEL_STACK]
     }
 
     /// `PageTables`: page tables, KiB (since Linux 2.6.18).
     pub fn page_tables_kib(&self) -> Option<u64> {
-        self.known.page_tables
+        self.known[PAGE_TABLES]
     }
 
     /// `CommitLimit`: the overcommit limit, KiB (since Linux 2.6.10).
     pub fn commit_limit_kib(&self) -> Option<u64> {
-        self.known.commit_limit
+        self.known[COMMIT_LIMIT]
     }
 
     /// `Committed_AS`: memory committed to (allocated by) processes, KiB.
     pub fn committed_as_kib(&self) -> Option<u64> {
-        self.known.committed_as
+        self.known[COMMITTED_AS]
     }
 
     /// `VmallocUsed`: used vmalloc area, KiB (0 on some kernels from 4.4 to 5.2).
     pub fn vmalloc_used_kib(&self) -> Option<u64> {
-        self.known.vmalloc_used
+        self.known[VMALLOC_USED]
     }
 
     /// `SwapTotal`: total swap space, KiB.
     pub fn swap_total_kib(&self) -> Option<u64> {
-        self.known.swap_total
+        self.known[SWAP_TOTAL]
     }
 
     /// `SwapFree`: unused swap space, KiB.
     pub fn swap_free_kib(&self) -> Option<u64> {
-        self.known.swap_free
+        self.known[SWAP_FREE]
     }
 
     /// `HugePages_Total`: size of the huge page pool, a count of pages.
     pub fn hugepages_total(&self) -> Option<u64> {
-        self.known.hugepages_total
+        self.known[HUGEPAGES_TOTAL]
     }
 
     /// `HugePages_Free`: huge pages not yet allocated, a count of pages.
     pub fn hugepages_free(&self) -> Option<u64> {
-        self.known.hugepages_free
+        self.known[HUGEPAGES_FREE]
     }
 
     /// `HugePages_Rsvd`: huge pages reserved but not yet allocated, a count
     /// of pages (since Linux 2.6.17).
     pub fn hugepages_rsvd(&self) -> Option<u64> {
-        self.known.hugepages_rsvd
+        self.known[HUGEPAGES_RSVD]
     }
 
     /// `HugePages_Surp`: surplus huge pages above the pool size, a count of
     /// pages (since Linux 2.6.24).
     pub fn hugepages_surp(&self) -> Option<u64> {
-        self.known.hugepages_surp
+        self.known[HUGEPAGES_SURP]
     }
 
     /// `Hugepagesize`: the default huge page size, KiB.
     pub fn hugepagesize_kib(&self) -> Option<u64> {
-        self.known.hugepagesize
+        self.known[HUGEPAGESIZE]
     }
 }
 
@@ -325,6 +388,70 @@ fn skip_spaces(bytes: &[u8], mut i: usize) -> usize {
     }
 }
 
+/// Flags the bytes of `w` that are not ASCII digits; the lowest flag is exact.
+#[inline]
+fn non_digits(w: u64) -> u64 {
+    (w.wrapping_add(ONES * 0x46) | w.wrapping_sub(ONES * u64::from(b'0')) | w) & HIGHS
+}
+
+/// The value of eight digit values (0 to 9), the first in the lowest byte.
+#[inline]
+fn eight_digits(v: u64) -> u64 {
+    let v = (v & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561) >> 8;
+    let v = (v & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
+    (v & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32
+}
+
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// Reads the run of ASCII digits at `i`: `(value, digit count)`. The value
+/// wraps when there are 20 or more digits; the caller re-checks those.
+#[inline]
+fn scan_digits(bytes: &[u8], mut i: usize) -> (u64, usize) {
+    let start = i;
+    let mut value: u64 = 0;
+    while let Some(w) = word_at(bytes, i) {
+        let mask = non_digits(w);
+        let n = if mask == 0 {
+            8
+        } else {
+            (mask.trailing_zeros() / 8) as usize
+        };
+        if n > 0 {
+            // Move the n digits to the top bytes (leading zeros below them).
+            let shifted = w.wrapping_sub(ONES * u64::from(b'0')) << (8 * (8 - n) as u32);
+            let scale = POW10.get(n).copied().unwrap_or(1);
+            value = value
+                .wrapping_mul(scale)
+                .wrapping_add(eight_digits(shifted));
+        }
+        i += n;
+        if n < 8 {
+            return (value, i - start);
+        }
+    }
+    // Fewer than eight bytes left: one at a time.
+    while let Some(&c) = bytes.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        value = value.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    (value, i - start)
+}
+
 /// The whole line starting at `start` (for error messages).
 fn line_from(b: &[u8], start: usize) -> &[u8] {
     let rest = b.get(start..).unwrap_or_default();
@@ -342,7 +469,7 @@ pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
     let mut m = Meminfo {
         // A 6.x kernel prints about 55 lines.
         entries: Vec::with_capacity(64),
-        known: Known::default(),
+        known: [None; KNOWN.len()],
     };
     // One validation of the whole text lets keys be sliced as `&str` without
     // checking each; a file that is not UTF-8 falls back to checking per key.
@@ -378,52 +505,58 @@ pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
             ke -= 1;
         }
         i = skip_spaces(bytes, i + 1);
-        // The value: decimal digits, accumulated in the same pass.
+        // The value: decimal digits, eight a step.
         let vs = i;
-        let mut value: u64 = 0;
-        while let Some(&c) = bytes.get(i) {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            value = value.wrapping_mul(10).wrapping_add(u64::from(d));
-            i += 1;
-        }
-        let digits = i - vs;
-        let ends_token = match bytes.get(i) {
-            None | Some(b'\n') => true,
-            Some(&c) => is_space(c),
-        };
-        if digits == 0 || !ends_token {
-            let what = if digits == 0 && !ends_token || digits > 0 {
-                "value is not a number"
-            } else {
-                "value missing"
+        let (mut value, digits) = scan_digits(bytes, i);
+        i += digits;
+        // The common ending " kB\n" in one comparison, else the general path.
+        let unit: Option<&str> = if bytes.get(i..i + 4) == Some(b" kB\n") {
+            i += 4;
+            Some("kB")
+        } else {
+            let ends_token = match bytes.get(i) {
+                None | Some(b'\n') => true,
+                Some(&c) => is_space(c),
             };
-            return Err(bad(what));
+            if digits == 0 || !ends_token {
+                let what = if digits > 0 || !ends_token {
+                    "value is not a number"
+                } else {
+                    "value missing"
+                };
+                return Err(bad(what));
+            }
+            i = skip_spaces(bytes, i);
+            let us = i;
+            while let Some(&c) = bytes.get(i) {
+                if c == b'\n' || is_space(c) {
+                    break;
+                }
+                i += 1;
+            }
+            let ue = i;
+            i = skip_spaces(bytes, i);
+            match bytes.get(i) {
+                None => {}
+                Some(b'\n') => i += 1,
+                Some(_) => return Err(bad("unexpected text after the unit")),
+            }
+            match bytes.get(us..ue).unwrap_or_default() {
+                b"" => None,
+                b"kB" => Some("kB"),
+                other => match utf8(other) {
+                    Some(u) => Some(u),
+                    None => return Err(bad("unit is not UTF-8")),
+                },
+            }
+        };
+        if digits == 0 {
+            return Err(bad("value missing"));
         }
         if digits >= 20 {
             // Could have wrapped: check it properly.
-            value = parse_u64(bytes.get(vs..i).unwrap_or_default())
+            value = parse_u64(bytes.get(vs..vs + digits).unwrap_or_default())
                 .ok_or_else(|| bad("value is not a number"))?;
-        }
-        i = skip_spaces(bytes, i);
-        // The optional unit.
-        let us = i;
-        while let Some(&c) = bytes.get(i) {
-            if c == b'\n' || is_space(c) {
-                break;
-            }
-            i += 1;
-        }
-        let ue = i;
-        while bytes.get(i).is_some_and(|&c| is_space(c)) {
-            i += 1;
-        }
-        match bytes.get(i) {
-            None => {}
-            Some(b'\n') => i += 1,
-            Some(_) => return Err(bad("unexpected text after the unit")),
         }
         if ks == ke {
             return Err(bad("empty key"));
@@ -435,16 +568,8 @@ pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
         let Some(key) = key else {
             return Err(bad("key is not UTF-8"));
         };
-        let unit = match bytes.get(us..ue).unwrap_or_default() {
-            b"" => None,
-            b"kB" => Some("kB"),
-            other => match utf8(other) {
-                Some(u) => Some(u),
-                None => return Err(bad("unit is not UTF-8")),
-            },
-        };
-        if let Some(slot) = m.known.slot(key.as_bytes())
-            && slot.is_none()
+        if let Some(k) = known_index(bytes, ks, ke - ks)
+            && let Some(slot @ None) = m.known.get_mut(k)
         {
             *slot = Some(value);
         }
@@ -536,6 +661,34 @@ VmallocTotal:   34359738367 kB\n";
     fn no_space_after_colon() {
         let m = parse(b"Cached:12 kB\n").unwrap();
         assert_eq!(m.cached_kib(), Some(12));
+    }
+
+    #[test]
+    fn known_keys_at_the_very_end_of_the_input() {
+        // Fewer than 16 bytes after the key: the byte-by-byte paths.
+        assert_eq!(parse(b"Slab: 1").unwrap().slab_kib(), Some(1));
+        assert_eq!(parse(b"Dirty:2\n").unwrap().dirty_kib(), Some(2));
+        assert_eq!(
+            parse(b"HugePages_Total: 9").unwrap().hugepages_total(),
+            Some(9)
+        );
+        let m = parse(b"MemTotal:  123456789012 kB").unwrap();
+        assert_eq!(m.mem_total_kib(), Some(123456789012));
+    }
+
+    #[test]
+    fn values_of_every_width() {
+        let mut v: u64 = 0;
+        for width in 1..=20 {
+            v = v * 10 + (width % 10);
+            for pad in ["", " ", "        ", "                 "] {
+                let text = format!("MemFree:{pad}{v} kB\nX: 1\n");
+                let m = parse(text.as_bytes()).unwrap();
+                assert_eq!(m.mem_free_kib(), Some(v), "{text:?}");
+                let text = format!("MemFree:{pad}{v}");
+                assert_eq!(parse(text.as_bytes()).unwrap().mem_free_kib(), Some(v));
+            }
+        }
     }
 
     #[test]
@@ -1030,6 +1183,14 @@ VmallocTotal:   34359738367 kB\n";
                     prop_assert_eq!(m.get(e.key).is_some(), true);
                 }
             }
+        }
+
+        #[test]
+        fn values_match_std_parsing(v in any::<u64>(), pad in 0usize..20, tail in "( kB)?(\n)?") {
+            let text = format!("Buffers:{}{v}{tail}", " ".repeat(pad));
+            let m = parse(text.as_bytes()).unwrap();
+            prop_assert_eq!(m.buffers_kib(), Some(v));
+            prop_assert_eq!(m.entries()[0].unit, if tail.contains("kB") { Some("kB") } else { None });
         }
 
         #[test]
