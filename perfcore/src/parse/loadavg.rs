@@ -39,6 +39,124 @@ pub struct LoadAvg {
 /// empty input, a missing or malformed field, or a second non-blank line is
 /// an error naming the line (line 0 for an empty input).
 pub fn parse(bytes: &[u8]) -> Result<LoadAvg> {
+    if let Some(l) = parse_exact(bytes) {
+        return Ok(l);
+    }
+    parse_general(bytes)
+}
+
+/// The fast path: exactly the kernel's `d.dd d.dd d.dd r/t pid\n`, in one
+/// pass with no allocation; `None` for anything else (the general path then
+/// parses it or names the error).
+#[inline]
+fn parse_exact(b: &[u8]) -> Option<LoadAvg> {
+    let (load1, load5, load15, b) = match b {
+        // All three below 10 (the usual case): fixed positions.
+        [
+            a0,
+            b'.',
+            a1,
+            a2,
+            b' ',
+            c0,
+            b'.',
+            c1,
+            c2,
+            b' ',
+            e0,
+            b'.',
+            e1,
+            e2,
+            b' ',
+            rest @ ..,
+        ] => (
+            hundredths([*a0, *a1, *a2])?,
+            hundredths([*c0, *c1, *c2])?,
+            hundredths([*e0, *e1, *e2])?,
+            rest,
+        ),
+        _ => {
+            let (load1, b) = fixed(b)?;
+            let (load5, b) = fixed(sep(b, b' ')?)?;
+            let (load15, b) = fixed(sep(b, b' ')?)?;
+            (load1, load5, load15, sep(b, b' ')?)
+        }
+    };
+    let (runnable, b) = uint(b)?;
+    let (total_tasks, b) = uint(sep(b, b'/')?)?;
+    let (last_pid, b) = uint(sep(b, b' ')?)?;
+    match b {
+        b"" | b"\n" => Some(LoadAvg {
+            load1,
+            load5,
+            load15,
+            runnable: Some(runnable),
+            total_tasks: Some(total_tasks),
+            last_pid: Some(last_pid),
+        }),
+        _ => None,
+    }
+}
+
+/// `d.dd` from its three digits (as [`fixed`] computes it).
+#[inline(always)]
+fn hundredths(d: [u8; 3]) -> Option<f64> {
+    let [x, y, z] = d.map(|c| c.wrapping_sub(b'0'));
+    if x > 9 || y > 9 || z > 9 {
+        return None;
+    }
+    Some(f64::from(u32::from(x) * 100 + u32::from(y) * 10 + u32::from(z)) / 100.0)
+}
+
+/// `b` after its first byte, when that byte is `c`.
+#[inline(always)]
+fn sep(b: &[u8], c: u8) -> Option<&[u8]> {
+    match b {
+        [x, rest @ ..] if *x == c => Some(rest),
+        _ => None,
+    }
+}
+
+/// 1 to 19 ASCII digits (so no overflow), and what follows them.
+#[inline(always)]
+fn uint(b: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v: u64 = 0;
+    let mut n = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+        n += 1;
+    }
+    if n == 0 || n > 19 {
+        return None;
+    }
+    Some((v, b.get(n..)?))
+}
+
+/// The kernel's `int.ff` (exactly two decimals, as `LOAD_FRAC` prints them)
+/// with 1 to 13 integer digits (so the hundredths stay below 2^53), rounded
+/// exactly as [`parse_f64`] does (one IEEE division of exact integers).
+#[inline(always)]
+fn fixed(b: &[u8]) -> Option<(f64, &[u8])> {
+    let (int, rest) = uint(b)?;
+    if b.len() - rest.len() > 13 {
+        return None;
+    }
+    let [b'.', d1, d2, rest @ ..] = rest else {
+        return None;
+    };
+    let (d1, d2) = (d1.wrapping_sub(b'0'), d2.wrapping_sub(b'0'));
+    if d1 > 9 || d2 > 9 {
+        return None;
+    }
+    let hundredths = int * 100 + u64::from(d1) * 10 + u64::from(d2);
+    Some((hundredths as f64 / 100.0, rest))
+}
+
+fn parse_general(bytes: &[u8]) -> Result<LoadAvg> {
     let mut lines = Lines::new(bytes).filter(|(_, l)| !trim(l).is_empty());
     let Some((n, line)) = lines.next() else {
         return Err(Error::parse(FILE, 0, "empty file"));
@@ -154,6 +272,36 @@ mod tests {
         let l = parse(b"\n  12.50 0 100.99 0/0 0 extra\n\n").unwrap();
         assert_eq!((l.load1, l.load5, l.load15), (12.5, 0.0, 100.99));
         assert_eq!(l.last_pid, Some(0));
+    }
+
+    #[test]
+    fn loads_of_one_and_more_digits() {
+        for text in [
+            &b"9.99 10.00 0.01 3/4 5\n"[..],
+            b"123.45 0.50 7.07 3/4 5",
+            b"0.00 0.00 0.00 0/0 0",
+        ] {
+            let fast = parse_exact(text).unwrap();
+            assert_eq!(fast, parse_general(text).unwrap());
+        }
+        let l = parse(b"9.99 10.00 0.01 3/4 5\n").unwrap();
+        assert_eq!((l.load1, l.load5, l.load15), (9.99, 10.0, 0.01));
+        // Forms the fast path leaves to the general one.
+        for text in [
+            &b"0.5 0.25 1 3/4 5"[..],
+            b"0.02  0.04 0.05 1/497 11947",
+            b"0.02 0.04 0.05 1/497 11947\r\n",
+            b"0.02 0.04 0.05 1/497 11947 \n",
+            b"0.02 0.04 0.05",
+            b"0.02 0.04 0.05 1/497 18446744073709551615",
+        ] {
+            assert!(
+                parse_exact(text).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+            assert!(parse(text).is_ok(), "{:?}", String::from_utf8_lossy(text));
+        }
     }
 
     #[test]
@@ -298,7 +446,9 @@ mod tests {
 
         #[test]
         fn round_trips_printed_values(
-            a in 0u32..100_000, b in 0u32..100_000, c in 0u32..100_000,
+            a in prop_oneof![0u32..1000, 0u32..100_000],
+            b in prop_oneof![0u32..1000, 0u32..100_000],
+            c in prop_oneof![0u32..1000, 0u32..100_000],
             r in any::<u64>(), t in any::<u64>(), p in any::<u64>(),
         ) {
             let text = format!(
@@ -306,10 +456,25 @@ mod tests {
                 a / 100, a % 100, b / 100, b % 100, c / 100, c % 100
             );
             let l = parse(text.as_bytes()).unwrap();
+            // 20-digit counts are left to the general path.
+            prop_assert!(parse_exact(text.as_bytes()).is_none_or(|f| f == l));
+            prop_assert_eq!(Ok(l), parse_general(text.as_bytes()).map_err(|e| e.to_string()));
             prop_assert_eq!(l.load1, f64::from(a) / 100.0);
             prop_assert_eq!(l.load5, f64::from(b) / 100.0);
             prop_assert_eq!(l.load15, f64::from(c) / 100.0);
             prop_assert_eq!((l.runnable, l.total_tasks, l.last_pid), (Some(r), Some(t), Some(p)));
+        }
+
+        #[test]
+        fn fast_and_general_paths_agree(
+            b in proptest::collection::vec(
+                proptest::sample::select(b"0123456789. /\n".to_vec()),
+                0..40,
+            )
+        ) {
+            if let Some(fast) = parse_exact(&b) {
+                prop_assert_eq!(Ok(fast), parse_general(&b).map_err(|e| e.to_string()));
+            }
         }
 
         #[test]
