@@ -88,60 +88,58 @@ const HUGEPAGESIZE: usize = 27;
 const HASH_MUL: u64 = 0x9403_560d_97da_e38d;
 const HASH_BITS: u32 = 7;
 
-/// Up to 16 key bytes as two little-endian words, zero-padded.
-const fn key_words(k: &[u8]) -> (u64, u64) {
-    let mut w = [0u64; 2];
+/// Up to 16 key bytes as a little-endian word, zero-padded.
+const fn key_words(k: &[u8]) -> u128 {
+    let mut w = 0u128;
     let mut i = 0;
     while i < k.len() && i < 16 {
-        w[i / 8] |= (k[i] as u64) << (8 * (i % 8));
+        w |= (k[i] as u128) << (8 * i);
         i += 1;
     }
-    (w[0], w[1])
+    w
 }
 
-const fn key_hash(w: (u64, u64), len: usize) -> usize {
-    ((w.0 ^ w.1.rotate_left(29) ^ len as u64).wrapping_mul(HASH_MUL) >> (64 - HASH_BITS)) as usize
+const fn key_hash(w: u128, len: usize) -> usize {
+    let (lo, hi) = (w as u64, (w >> 64) as u64);
+    ((lo ^ hi.rotate_left(29) ^ len as u64).wrapping_mul(HASH_MUL) >> (64 - HASH_BITS)) as usize
 }
 
-/// Hash slot -> 1 + index into [`KNOWN`] (0 = no key), and each known key's words.
-struct Table {
-    slot: [u8; 1 << HASH_BITS],
-    words: [(u64, u64); KNOWN.len()],
+/// One slot of the key table: a known key's bytes, length and index into [`KNOWN`].
+#[derive(Clone, Copy)]
+struct Slot {
+    words: u128,
+    len: u8,
+    index: u8,
 }
 
-const fn build_table() -> Table {
-    let mut t = Table {
-        slot: [0; 1 << HASH_BITS],
-        words: [(0, 0); KNOWN.len()],
-    };
+const fn build_table() -> [Slot; 1 << HASH_BITS] {
+    // An empty slot has length 0, which no looked-up key has.
+    let mut t = [Slot {
+        words: 0,
+        len: 0,
+        index: 0,
+    }; 1 << HASH_BITS];
     let mut i = 0;
     while i < KNOWN.len() {
         let k = KNOWN[i].as_bytes();
-        assert!(k.len() <= 16, "known meminfo keys fit in 16 bytes");
-        let w = key_words(k);
-        let h = key_hash(w, k.len());
         assert!(
-            t.slot[h] == 0,
-            "known meminfo keys collide: change HASH_MUL"
+            !k.is_empty() && k.len() <= 16,
+            "known meminfo keys fit in 16 bytes"
         );
-        t.slot[h] = i as u8 + 1;
-        t.words[i] = w;
+        let h = key_hash(key_words(k), k.len());
+        assert!(t[h].len == 0, "known meminfo keys collide: change HASH_MUL");
+        t[h] = Slot {
+            words: key_words(k),
+            len: k.len() as u8,
+            index: i as u8,
+        };
         i += 1;
     }
     t
 }
 
-const TABLE: Table = build_table();
-
-/// Keeps the low `n` bytes of `w` (all of them when `n >= 8`).
-#[inline]
-fn low_bytes(w: u64, n: usize) -> u64 {
-    if n >= 8 {
-        w
-    } else {
-        w & ((1u64 << (8 * n)) - 1)
-    }
-}
+/// Known keys by hash, built (and checked for collisions) at compile time.
+const TABLE: [Slot; 1 << HASH_BITS] = build_table();
 
 /// The index into [`KNOWN`] of the key `bytes[ks..ks + len]`, if it is one:
 /// a hash, a table load and one comparison, with no branch per known key.
@@ -150,14 +148,17 @@ fn known_index(bytes: &[u8], ks: usize, len: usize) -> Option<usize> {
     if len == 0 || len > 16 {
         return None;
     }
-    let w = match (word_at(bytes, ks), word_at(bytes, ks + 8)) {
-        (Some(a), Some(b)) => (low_bytes(a, len), low_bytes(b, len.saturating_sub(8))),
-        // Near the end of the input: build the words byte by byte.
-        _ => key_words(bytes.get(ks..ks + len)?),
+    let w = match bytes.get(ks..ks + 16) {
+        Some(chunk) => {
+            let chunk: [u8; 16] = chunk.try_into().ok()?;
+            // Keep the key's `len` bytes (1 to 16).
+            u128::from_le_bytes(chunk) & (u128::MAX >> (128 - 8 * len))
+        }
+        // Near the end of the input: build the word byte by byte.
+        None => key_words(bytes.get(ks..ks + len)?),
     };
-    let i = usize::from(*TABLE.slot.get(key_hash(w, len))?).checked_sub(1)?;
-    let same = TABLE.words.get(i) == Some(&w) && KNOWN.get(i).map(|k| k.len()) == Some(len);
-    same.then_some(i)
+    let slot = TABLE.get(key_hash(w, len))?;
+    (slot.words == w && usize::from(slot.len) == len).then_some(usize::from(slot.index))
 }
 
 /// Parsed `/proc/meminfo`: all entries in file order, borrowing keys and units
