@@ -38,6 +38,13 @@ pub struct LoadAvg {
 /// unsigned integers when they do. Fields after the fifth are ignored. An
 /// empty input, a missing or malformed field, or a second non-blank line is
 /// an error naming the line (line 0 for an empty input).
+///
+/// ```
+/// let l = perfcore::parse::loadavg::parse(b"0.21 0.37 0.39 1/719 19737\n")?;
+/// assert_eq!((l.load1, l.load5, l.load15), (0.21, 0.37, 0.39));
+/// assert_eq!((l.runnable, l.total_tasks, l.last_pid), (Some(1), Some(719), Some(19737)));
+/// # Ok::<(), perfcore::Error>(())
+/// ```
 pub fn parse(bytes: &[u8]) -> Result<LoadAvg> {
     if let Some(l) = parse_exact(bytes) {
         return Ok(l);

@@ -466,6 +466,15 @@ fn line_from(b: &[u8], start: usize) -> &[u8] {
 /// are kept like known ones. A line without `:`, with a value that is not an
 /// unsigned integer, with text after the unit, or whose key or unit is not
 /// UTF-8 is an error naming the line. An empty input gives an empty `Meminfo`.
+///
+/// ```
+/// let m = perfcore::parse::meminfo::parse(b"MemTotal: 868988 kB\nActive(anon): 12 kB\nHugePages_Total: 0\n")?;
+/// assert_eq!(m.mem_total_kib(), Some(868988));
+/// assert_eq!(m.mem_available_kib(), None); // no MemAvailable before Linux 3.14
+/// assert_eq!(m.get("Active(anon)"), Some(12));
+/// assert_eq!(m.entries()[2].unit, None);
+/// # Ok::<(), perfcore::Error>(())
+/// ```
 pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
     let mut m = Meminfo {
         // A 6.x kernel prints about 55 lines.

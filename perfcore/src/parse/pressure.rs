@@ -168,6 +168,14 @@ impl Serialize for PressureAll {
 /// `name=value`, with an average that is not a non-negative finite number or a
 /// total that is not an unsigned integer, or repeated, is an error naming the
 /// line. An empty input gives a `Pressure` with neither line.
+///
+/// ```
+/// use perfcore::parse::pressure::{parse, Resource};
+/// let p = parse(b"some avg10=0.00 avg60=0.00 avg300=0.00 total=14036781\n", Resource::Cpu)?;
+/// assert_eq!(p.some.map(|l| l.total_us), Some(14036781));
+/// assert!(p.full.is_none()); // no cpu "full" line before Linux 5.13
+/// # Ok::<(), perfcore::Error>(())
+/// ```
 pub fn parse(bytes: &[u8], resource: Resource) -> Result<Pressure> {
     let file = resource.file();
     let mut p = Pressure::default();

@@ -300,6 +300,14 @@ fn line_from(b: &[u8], start: usize) -> &[u8] {
 /// unknown keys are kept like known ones. A line without a value, with a
 /// value that is not a number, with more than two fields, or whose key is not
 /// UTF-8 is an error naming the line. An empty input gives an empty `Vmstat`.
+///
+/// ```
+/// let v = perfcore::parse::vmstat::parse(b"nr_free_pages 977769\npgmajfault 507162\n")?;
+/// assert_eq!(v.pgmajfault(), Some(507162));
+/// assert_eq!(v.oom_kill(), None); // no oom_kill line before Linux 4.13
+/// assert_eq!(v.entries()[0], ("nr_free_pages", 977769));
+/// # Ok::<(), perfcore::Error>(())
+/// ```
 pub fn parse(bytes: &[u8]) -> Result<Vmstat<'_>> {
     let mut v = Vmstat {
         // A 6.x kernel prints about 180 lines of about 24 bytes.
