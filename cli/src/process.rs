@@ -67,9 +67,8 @@ pub fn run(args: Args) -> Result<()> {
     let what = format!("processing {}", args.input);
     let stats = match args.format {
         Format::Pcprocess => {
-            let opts = PcprocessOptions {
-                site_host: args.site.clone().zip(args.host.clone()),
-            };
+            let mut opts = PcprocessOptions::default();
+            opts.site_host = args.site.clone().zip(args.host.clone());
             let mut sink = PcprocessWriter::create(&args.output, opts)?;
             run_pipeline(samples, &mut sink).context(what)?
         }
@@ -122,7 +121,10 @@ impl IntervalSink for PortalSink {
 
     fn finish(&mut self) -> perfcore::Result<()> {
         use std::io::Write;
-        self.0.get_mut().flush().map_err(|e| perfcore::Error::io("portal.csv", e))
+        self.0
+            .get_mut()
+            .flush()
+            .map_err(|e| perfcore::Error::io("portal.csv", e))
     }
 }
 
@@ -144,7 +146,13 @@ impl IntervalSink for OursSink {
 
     fn finish(&mut self) -> perfcore::Result<()> {
         use std::io::Write;
-        self.wide.get_mut().flush().map_err(|e| perfcore::Error::io("intervals.csv", e))?;
-        self.long.get_mut().flush().map_err(|e| perfcore::Error::io("devices.csv", e))
+        self.wide
+            .get_mut()
+            .flush()
+            .map_err(|e| perfcore::Error::io("intervals.csv", e))?;
+        self.long
+            .get_mut()
+            .flush()
+            .map_err(|e| perfcore::Error::io("devices.csv", e))
     }
 }

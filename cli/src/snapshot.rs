@@ -12,7 +12,12 @@ use perfcore::{RawSample, Snapshot};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where procfs is mounted (a container reads the host's at /host/proc).
-    #[arg(long, value_name = "DIR", default_value = "/proc", env = "PERFAN_PROC_ROOT")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/proc",
+        env = "PERFAN_PROC_ROOT"
+    )]
     proc_root: PathBuf,
     /// Where the host's root filesystem is, for filesystem usage.
     #[arg(long, value_name = "DIR", default_value = "/", env = "PERFAN_ROOTFS")]
@@ -120,11 +125,19 @@ fn table(s: &Snapshot<'_>) -> String {
             "\nBlock devices (counters since boot)\n  {:<12}{:>12}{:>12}{:>16}{:>16}{:>12}",
             "device", "reads", "writes", "sectors read", "sectors written", "io ms"
         );
-        for d in d.iter().filter(|d| d.reads_completed + d.writes_completed > 0) {
+        for d in d
+            .iter()
+            .filter(|d| d.reads_completed + d.writes_completed > 0)
+        {
             let _ = writeln!(
                 o,
                 "  {:<12}{:>12}{:>12}{:>16}{:>16}{:>12}",
-                d.name, d.reads_completed, d.writes_completed, d.sectors_read, d.sectors_written, d.io_time_ms
+                d.name,
+                d.reads_completed,
+                d.writes_completed,
+                d.sectors_read,
+                d.sectors_written,
+                d.io_time_ms
             );
         }
     }
@@ -156,14 +169,24 @@ fn table(s: &Snapshot<'_>) -> String {
                     o,
                     "  {:<8} some {:>6}  full {:>6}",
                     res.name(),
-                    r.some.as_ref().map(|l| format!("{:.2}", l.avg10)).unwrap_or_else(|| "-".into()),
-                    r.full.as_ref().map(|l| format!("{:.2}", l.avg10)).unwrap_or_else(|| "-".into())
+                    r.some
+                        .as_ref()
+                        .map(|l| format!("{:.2}", l.avg10))
+                        .unwrap_or_else(|| "-".into()),
+                    r.full
+                        .as_ref()
+                        .map(|l| format!("{:.2}", l.avg10))
+                        .unwrap_or_else(|| "-".into())
                 );
             }
         }
     }
     if let Some(fs) = &s.statfs {
-        let _ = writeln!(o, "\nFilesystems\n  {:<28}{:>14}{:>14}{:>6}", "mount", "size MiB", "avail MiB", "use%");
+        let _ = writeln!(
+            o,
+            "\nFilesystems\n  {:<28}{:>14}{:>14}{:>6}",
+            "mount", "size MiB", "avail MiB", "use%"
+        );
         for f in fs {
             let _ = writeln!(
                 o,
@@ -171,7 +194,9 @@ fn table(s: &Snapshot<'_>) -> String {
                 f.mount_point,
                 f.size_bytes() / (1 << 20),
                 f.available_bytes() / (1 << 20),
-                f.use_pct_rounded().map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+                f.use_pct_rounded()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into())
             );
         }
     }

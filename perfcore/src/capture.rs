@@ -185,7 +185,8 @@ impl<R: BufRead> SampleReader<R> {
                 continue;
             }
             self.line_no += 1;
-            let text = crate::parse::trim(&self.line);
+            let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+            let text = crate::parse::trim(line);
             if text.is_empty() {
                 continue;
             }
@@ -277,7 +278,10 @@ mod tests {
         assert_eq!(samples.len(), 2);
         assert_eq!(samples[0].timestamp_s(), 100);
         assert_eq!(samples[0].get(Source::Stat), Some(&b"cpu  1 2 3 4\n"[..]));
-        assert_eq!(samples[0].get(Source::Meminfo), Some(&b"MemTotal: 5 kB\n"[..]));
+        assert_eq!(
+            samples[0].get(Source::Meminfo),
+            Some(&b"MemTotal: 5 kB\n"[..])
+        );
         assert_eq!(samples[0].other.len(), 1);
         assert_eq!(samples[1].timestamp_s(), 105);
         assert!(!samples[1].has(Source::Meminfo));

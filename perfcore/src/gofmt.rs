@@ -154,10 +154,7 @@ mod tests {
     fn json_strings_like_go() {
         let mut s = String::new();
         push_json_string(&mut s, b"cpu  1 2\n<a&b>\t\"q\"\\ \x01");
-        assert_eq!(
-            s,
-            r#""cpu  1 2\n\u003ca\u0026b\u003e\t\"q\"\\ \u0001""#
-        );
+        assert_eq!(s, r#""cpu  1 2\n\u003ca\u0026b\u003e\t\"q\"\\ \u0001""#);
         let mut s = String::new();
         push_json_string(&mut s, b"\xff ok \xe2\x80\xa8 \xe2\x80!");
         assert_eq!(s, r#""\ufffd ok \u2028 \ufffd\ufffd!""#);

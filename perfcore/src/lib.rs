@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod csv;
 pub mod error;
 pub mod gofmt;
 pub mod metrics;
@@ -21,8 +22,8 @@ pub mod process;
 pub mod rates;
 pub mod reader;
 pub mod snapshot;
+pub mod stats;
 pub mod time;
-pub mod csv;
 
 pub use error::{Error, Result};
 pub use rates::{Break, Interval};

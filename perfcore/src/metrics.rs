@@ -209,7 +209,8 @@ impl IntervalRow {
             r.set(M::SwapOutPagesPerS, p.pswpout_per_s);
         }
         if !iv.disks.is_empty() {
-            let (mut rd, mut wr, mut rb, mut wb, mut wait_ms, mut ios) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+            let (mut rd, mut wr, mut rb, mut wb, mut wait_ms, mut ios) =
+                (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
             for d in iv.whole_disks() {
                 rd += d.reads_per_s;
                 wr += d.writes_per_s;
@@ -222,7 +223,10 @@ impl IntervalRow {
             r.set(M::DiskWritesPerS, Some(wr));
             r.set(M::DiskReadBytesPerS, Some(rb));
             r.set(M::DiskWriteBytesPerS, Some(wb));
-            r.set(M::DiskAwaitMs, Some(if ios > 0.0 { wait_ms / ios } else { 0.0 }));
+            r.set(
+                M::DiskAwaitMs,
+                Some(if ios > 0.0 { wait_ms / ios } else { 0.0 }),
+            );
             let util = iv.whole_disks().map(|d| d.util_pct).fold(0.0, f64::max);
             r.set(M::DiskUtilMaxPct, Some(util));
         }
@@ -234,8 +238,16 @@ impl IntervalRow {
                 rp += n.rx_packets_per_s;
                 tp += n.tx_packets_per_s;
             }
-            let errs: f64 = iv.nets.iter().map(|n| n.rx_errs_per_s + n.tx_errs_per_s).sum();
-            let drops: f64 = iv.nets.iter().map(|n| n.rx_drop_per_s + n.tx_drop_per_s).sum();
+            let errs: f64 = iv
+                .nets
+                .iter()
+                .map(|n| n.rx_errs_per_s + n.tx_errs_per_s)
+                .sum();
+            let drops: f64 = iv
+                .nets
+                .iter()
+                .map(|n| n.rx_drop_per_s + n.tx_drop_per_s)
+                .sum();
             r.set(M::NetRxBytesPerS, Some(rx));
             r.set(M::NetTxBytesPerS, Some(tx));
             r.set(M::NetRxPacketsPerS, Some(rp));
@@ -384,11 +396,94 @@ pub fn device_rows(iv: &Interval) -> Vec<DeviceRow> {
         }
     }
     for f in &iv.filesystems {
-        push(DeviceKind::Fs, &f.mount_point, "size_bytes", Some(f.size_bytes as f64));
-        push(DeviceKind::Fs, &f.mount_point, "used_bytes", Some(f.used_bytes as f64));
-        push(DeviceKind::Fs, &f.mount_point, "available_bytes", Some(f.available_bytes as f64));
+        push(
+            DeviceKind::Fs,
+            &f.mount_point,
+            "size_bytes",
+            Some(f.size_bytes as f64),
+        );
+        push(
+            DeviceKind::Fs,
+            &f.mount_point,
+            "used_bytes",
+            Some(f.used_bytes as f64),
+        );
+        push(
+            DeviceKind::Fs,
+            &f.mount_point,
+            "available_bytes",
+            Some(f.available_bytes as f64),
+        );
         push(DeviceKind::Fs, &f.mount_point, "used_pct", f.used_pct);
-        push(DeviceKind::Fs, &f.mount_point, "inodes_used_pct", f.inodes_used_pct);
+        push(
+            DeviceKind::Fs,
+            &f.mount_point,
+            "inodes_used_pct",
+            f.inodes_used_pct,
+        );
     }
     out
+}
+
+/// What a report says about a machine, gathered from its samples.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct MachineFacts {
+    /// CPU model name (first processor of `/proc/cpuinfo`).
+    pub cpu_model: Option<String>,
+    /// Logical CPUs (per-CPU lines of `/proc/stat`, else cpuinfo processors).
+    pub cpu_count: Option<u32>,
+    /// Physical packages (distinct physical ids in cpuinfo).
+    pub cpu_sockets: Option<u32>,
+    /// MemTotal in bytes.
+    pub mem_total_bytes: Option<u64>,
+    /// SwapTotal in bytes.
+    pub swap_total_bytes: Option<u64>,
+    /// Boot time, unix seconds.
+    pub boot_time_s: Option<u64>,
+    /// Kernel release, when known (`uname -r`).
+    pub kernel: Option<String>,
+    /// Host name, when known.
+    pub hostname: Option<String>,
+}
+
+impl MachineFacts {
+    /// Facts from one parsed sample.
+    pub fn from_snapshot(s: &crate::snapshot::Snapshot<'_>) -> Self {
+        let mut f = MachineFacts::default();
+        f.update(s);
+        f
+    }
+
+    /// Fills facts still unknown from another sample (the first sample with a source wins,
+    /// except the CPU count and memory, which follow the latest sample).
+    pub fn update(&mut self, s: &crate::snapshot::Snapshot<'_>) {
+        if let Some(ci) = &s.cpuinfo {
+            if self.cpu_model.is_none() {
+                self.cpu_model = ci.model_name().map(str::to_owned);
+            }
+            if self.cpu_sockets.is_none() && !ci.is_empty() {
+                self.cpu_sockets = Some(ci.physical_cpus() as u32);
+            }
+            if self.cpu_count.is_none() && !ci.is_empty() {
+                self.cpu_count = Some(ci.len() as u32);
+            }
+        }
+        if let Some(st) = &s.stat {
+            if !st.cpus.is_empty() {
+                self.cpu_count = Some(st.cpus.len() as u32);
+            }
+            if st.btime.is_some() {
+                self.boot_time_s = st.btime;
+            }
+        }
+        if let Some(m) = &s.meminfo {
+            if let Some(t) = m.mem_total_kib() {
+                self.mem_total_bytes = Some(t * 1024);
+            }
+            if let Some(t) = m.swap_total_kib() {
+                self.swap_total_bytes = Some(t * 1024);
+            }
+        }
+    }
 }

@@ -199,17 +199,14 @@ impl LiveReader {
             let buf = sample.buf_mut(f.source);
             match pread_all(&f.file, buf, f.last_len) {
                 Ok(n) => f.last_len = n,
-                Err(e) if is_absent(&e) || e.raw_os_error() == Some(95) => {
-                    sample.remove(f.source)
-                }
+                Err(e) if is_absent(&e) || e.raw_os_error() == Some(95) => sample.remove(f.source),
                 Err(e) => return Err(Error::io(&f.path, e)),
             }
         }
         if let (Some(pool), Some(path)) = (self.statfs.as_mut(), self.mounts_path.as_ref()) {
             let mounts_file = File::open(path).map_err(|e| Error::io(path, e))?;
             let hint = self.mounts_buf.len();
-            pread_all(&mounts_file, &mut self.mounts_buf, hint)
-                .map_err(|e| Error::io(path, e))?;
+            pread_all(&mounts_file, &mut self.mounts_buf, hint).map_err(|e| Error::io(path, e))?;
             let mounts = real_mounts(&self.mounts_buf);
             let stats = pool.stat_all(&self.config.rootfs, &mounts, self.config.statfs_timeout);
             let buf = sample.buf_mut(Source::Statfs);
@@ -224,10 +221,7 @@ impl LiveReader {
 
     /// Mounts whose statvfs did not answer within the timeout last time.
     pub fn stuck_mounts(&self) -> Vec<String> {
-        self.statfs
-            .as_ref()
-            .map(|p| p.stuck())
-            .unwrap_or_default()
+        self.statfs.as_ref().map(|p| p.stuck()).unwrap_or_default()
     }
 }
 
@@ -314,7 +308,9 @@ fn unescape_mount_field(b: &[u8]) -> String {
             && i + 3 < b.len()
             && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
-            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
             out.push(v as u8);
             i += 4;
         } else {
@@ -338,9 +334,9 @@ pub fn real_mounts(text: &[u8]) -> Vec<Mount> {
             continue;
         }
         let mount_point = unescape_mount_field(mp);
-        let under_virtual = VIRTUAL_PREFIXES.iter().any(|p| {
-            mount_point == *p || mount_point.starts_with(&format!("{p}/"))
-        });
+        let under_virtual = VIRTUAL_PREFIXES
+            .iter()
+            .any(|p| mount_point == *p || mount_point.starts_with(&format!("{p}/")));
         if under_virtual || !mount_point.starts_with('/') {
             continue;
         }
@@ -415,26 +411,29 @@ impl StatfsPool {
         }
         let mut asked = 0usize;
         for m in mounts {
-            let worker = self.workers.entry(m.mount_point.clone()).or_insert_with(|| {
-                let (tx, rx) = mpsc::channel::<(PathBuf, String)>();
-                let reply = reply_tx.clone();
-                let spawned = std::thread::Builder::new()
-                    .name("perfan-statfs".into())
-                    .spawn(move || {
-                        for (path, mp) in rx {
-                            let r = statvfs(&path, &mp);
-                            if reply.send((mp, r)).is_err() {
-                                break;
+            let worker = self
+                .workers
+                .entry(m.mount_point.clone())
+                .or_insert_with(|| {
+                    let (tx, rx) = mpsc::channel::<(PathBuf, String)>();
+                    let reply = reply_tx.clone();
+                    let spawned = std::thread::Builder::new()
+                        .name("perfan-statfs".into())
+                        .spawn(move || {
+                            for (path, mp) in rx {
+                                let r = statvfs(&path, &mp);
+                                if reply.send((mp, r)).is_err() {
+                                    break;
+                                }
                             }
-                        }
-                    });
-                // Without a thread the request below fails and the mount is skipped.
-                drop(spawned);
-                Worker {
-                    tx,
-                    busy_since: None,
-                }
-            });
+                        });
+                    // Without a thread the request below fails and the mount is skipped.
+                    drop(spawned);
+                    Worker {
+                        tx,
+                        busy_since: None,
+                    }
+                });
             if worker.busy_since.is_some() {
                 continue;
             }
@@ -455,10 +454,10 @@ impl StatfsPool {
             let left = deadline.saturating_duration_since(Instant::now());
             match reply_rx.recv_timeout(left) {
                 Ok((mp, r)) => {
-                    if let Some(w) = self.workers.get_mut(&mp) {
-                        if w.busy_since.take().is_some() {
-                            asked -= 1;
-                        }
+                    if let Some(w) = self.workers.get_mut(&mp)
+                        && w.busy_since.take().is_some()
+                    {
+                        asked -= 1;
                     }
                     if let Ok(s) = r {
                         got.push(s);
@@ -498,9 +497,11 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../../shared/fixtures/live/debian12-kernel6.18-2cpu/sample0/proc"
         );
-        let mut r = LiveReader::open(
-            ReaderConfig::with_proc_root(root).sources(&[Source::Stat, Source::Loadavg, Source::PressureIrq]),
-        )
+        let mut r = LiveReader::open(ReaderConfig::with_proc_root(root).sources(&[
+            Source::Stat,
+            Source::Loadavg,
+            Source::PressureIrq,
+        ]))
         .unwrap();
         assert_eq!(r.sources(), vec![Source::Stat, Source::Loadavg]);
         let mut s = RawSample::default();

@@ -290,7 +290,9 @@ impl<'a> Snapshot<'a> {
                     return Ok(());
                 };
                 let p = pressure::parse(bytes, res)?;
-                self.pressure.get_or_insert_with(PressureAll::default).set(res, p);
+                self.pressure
+                    .get_or_insert_with(PressureAll::default)
+                    .set(res, p);
             }
         }
         Ok(())

@@ -48,14 +48,23 @@ mod tests {
     fn both_forms() {
         assert_eq!(parse_time_ms("1767813021").unwrap(), 1_767_813_021_000);
         assert_eq!(parse_time_ms("1767813021.5").unwrap(), 1_767_813_021_500);
-        assert_eq!(parse_time_ms("2026-01-07T19:10:21Z").unwrap(), 1_767_813_021_000);
-        assert_eq!(parse_time_ms("2026-01-07T20:10:21+01:00").unwrap(), 1_767_813_021_000);
+        assert_eq!(
+            parse_time_ms("2026-01-07T19:10:21Z").unwrap(),
+            1_767_813_021_000
+        );
+        assert_eq!(
+            parse_time_ms("2026-01-07T20:10:21+01:00").unwrap(),
+            1_767_813_021_000
+        );
         assert!(parse_time_ms("yesterday").is_err());
     }
 
     #[test]
     fn formatting() {
         assert_eq!(format_rfc3339_ms(1_767_813_021_000), "2026-01-07T19:10:21Z");
-        assert_eq!(format_rfc3339_ms(1_767_813_021_250), "2026-01-07T19:10:21.250Z");
+        assert_eq!(
+            format_rfc3339_ms(1_767_813_021_250),
+            "2026-01-07T19:10:21.250Z"
+        );
     }
 }

@@ -52,7 +52,13 @@ pub fn push_number(out: &mut String, v: f64) {
         let mut b = ryu::Buffer::new();
         out.push_str(b.format_finite(v));
     } else {
-        out.push_str(if v.is_nan() { "NaN" } else if v > 0.0 { "inf" } else { "-inf" });
+        out.push_str(if v.is_nan() {
+            "NaN"
+        } else if v > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        });
     }
 }
 
@@ -68,10 +74,18 @@ pub(crate) fn cell_error(line: u64, column: &str, message: impl Into<String>) ->
 /// Converts a csv crate error, naming the line.
 pub(crate) fn csv_error(e: ::csv::Error) -> Error {
     let line = e.position().map(|p| p.line()).unwrap_or(0);
+    let message = match e.kind() {
+        ::csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields, the header has {expected_len}"),
+        ::csv::ErrorKind::Utf8 { err, .. } => format!("not UTF-8 (field {})", err.field() + 1),
+        ::csv::ErrorKind::Io(err) => format!("read error: {err}"),
+        _ => e.to_string(),
+    };
     Error::Csv {
         line,
         column: String::from("-"),
-        message: e.to_string(),
+        message,
     }
 }
 
@@ -106,8 +120,14 @@ mod tests {
 
     #[test]
     fn detects_layouts() {
-        assert_eq!(detect("timestamp,machine_id,interval_s,cpu_user_pct"), Some(Layout::OursWide));
-        assert_eq!(detect("timestamp,machine_id,kind,device,metric,value"), Some(Layout::OursLong));
+        assert_eq!(
+            detect("timestamp,machine_id,interval_s,cpu_user_pct"),
+            Some(Layout::OursWide)
+        );
+        assert_eq!(
+            detect("timestamp,machine_id,kind,device,metric,value"),
+            Some(Layout::OursLong)
+        );
         assert_eq!(detect(portal::HEADER), Some(Layout::Portal));
         assert_eq!(
             detect("#timestamp,CPU,%usr,%nice,%system,%iowait,%steal,%idle"),

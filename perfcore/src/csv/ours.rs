@@ -150,10 +150,13 @@ pub struct WideRecord {
 
 /// Reads a wide file. A bad cell is an error naming its line and column.
 pub fn read_wide<R: Read>(input: R) -> Result<Vec<WideRecord>> {
-    let mut rdr = ::csv::ReaderBuilder::new().flexible(false).from_reader(input);
+    let mut rdr = ::csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(input);
     let headers = rdr.headers().map_err(csv_error)?.clone();
     let col = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let ts_col = col("timestamp").ok_or_else(|| super::cell_error(1, "timestamp", "missing column"))?;
+    let ts_col =
+        col("timestamp").ok_or_else(|| super::cell_error(1, "timestamp", "missing column"))?;
     let machine_col = col("machine_id");
     let interval_col = col("interval_s");
     let metric_cols: Vec<(usize, Metric)> = headers
@@ -166,8 +169,9 @@ pub fn read_wide<R: Read>(input: R) -> Result<Vec<WideRecord>> {
     while rdr.read_record(&mut rec).map_err(csv_error)? {
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         let ts_text = rec.get(ts_col).unwrap_or("");
-        let ts = parse_time_ms(ts_text)
-            .map_err(|_| super::cell_error(line, "timestamp", format!("not a time: {ts_text:?}")))?;
+        let ts = parse_time_ms(ts_text).map_err(|_| {
+            super::cell_error(line, "timestamp", format!("not a time: {ts_text:?}"))
+        })?;
         let elapsed = match interval_col {
             Some(i) => parse_cell(rec.get(i).unwrap_or(""), line, "interval_s")?.unwrap_or(0.0),
             None => 0.0,
@@ -207,7 +211,9 @@ pub struct LongRecord {
 
 /// Reads a long file. A bad cell is an error naming its line and column.
 pub fn read_long<R: Read>(input: R) -> Result<Vec<LongRecord>> {
-    let mut rdr = ::csv::ReaderBuilder::new().flexible(false).from_reader(input);
+    let mut rdr = ::csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(input);
     let headers = rdr.headers().map_err(csv_error)?.clone();
     let want: Vec<&str> = LONG_HEADER.split(',').collect();
     let got: Vec<&str> = headers.iter().map(str::trim).collect();
@@ -223,8 +229,9 @@ pub fn read_long<R: Read>(input: R) -> Result<Vec<LongRecord>> {
     while rdr.read_record(&mut rec).map_err(csv_error)? {
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
         let get = |i: usize| rec.get(i).unwrap_or("");
-        let timestamp_ms = parse_time_ms(get(0))
-            .map_err(|_| super::cell_error(line, "timestamp", format!("not a time: {:?}", get(0))))?;
+        let timestamp_ms = parse_time_ms(get(0)).map_err(|_| {
+            super::cell_error(line, "timestamp", format!("not a time: {:?}", get(0)))
+        })?;
         let kind = DeviceKind::from_name(get(2))
             .ok_or_else(|| super::cell_error(line, "kind", format!("unknown kind {:?}", get(2))))?;
         let value = parse_cell(get(5), line, "value")?
@@ -255,7 +262,10 @@ mod tests {
         let bytes = w.finish().unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         let second = text.lines().nth(1).unwrap();
-        assert!(second.starts_with("2026-01-07T19:10:21Z,web-1,5,12.5,"), "{second}");
+        assert!(
+            second.starts_with("2026-01-07T19:10:21Z,web-1,5,12.5,"),
+            "{second}"
+        );
         let back = read_wide(bytes.as_slice()).unwrap();
         assert_eq!(back.len(), 1);
         assert_eq!(back[0].machine_id, "web-1");
@@ -264,9 +274,20 @@ mod tests {
 
     #[test]
     fn bad_cell_names_line_and_column() {
-        let text = format!("{}\n2026-01-07T19:10:21Z,m,5,abc\n", wide_header());
+        let empty = ",".repeat(METRIC_COUNT - 1);
+        let text = format!("{}\n2026-01-07T19:10:21Z,m,5,abc{empty}\n", wide_header());
         let e = read_wide(text.as_bytes()).unwrap_err().to_string();
         assert_eq!(e, "CSV line 2, column cpu_user_pct: not a number: \"abc\"");
+        let short = format!("{}\n2026-01-07T19:10:21Z,m,5,1\n", wide_header());
+        let e = read_wide(short.as_bytes()).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "CSV line 2, column -: {} fields, the header has {}",
+                4,
+                METRIC_COUNT + 3
+            )
+        );
     }
 
     #[test]

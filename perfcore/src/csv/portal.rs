@@ -158,7 +158,9 @@ impl<W: Write> PortalWriter<W> {
 /// must be unix seconds (integer or float) or RFC 3339. A bad cell is an error
 /// naming its line and column.
 pub fn read<R: Read>(input: R) -> Result<Vec<PortalRow>> {
-    let mut rdr = ::csv::ReaderBuilder::new().flexible(false).from_reader(input);
+    let mut rdr = ::csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(input);
     let headers = rdr.headers().map_err(csv_error)?.clone();
     let col = |name: &str| headers.iter().position(|h| h.trim() == name);
     let ts_col = col("timestamp").ok_or_else(|| Error::Csv {

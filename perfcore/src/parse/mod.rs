@@ -156,22 +156,6 @@ pub(crate) fn parse_u64(b: &[u8]) -> Option<u64> {
     }
 }
 
-/// Parses a decimal integer that may carry a leading `-`.
-#[inline]
-pub(crate) fn parse_i64(b: &[u8]) -> Option<i64> {
-    match b.split_first() {
-        Some((b'-', digits)) => {
-            let v = parse_u64(digits)?;
-            if v <= i64::MAX as u64 + 1 {
-                Some((v as i128).wrapping_neg() as i64)
-            } else {
-                None
-            }
-        }
-        _ => i64::try_from(parse_u64(b)?).ok(),
-    }
-}
-
 /// Parses a float as the kernel prints it (`0.05`, `300.00`); rejects NaN and infinities.
 #[inline]
 pub(crate) fn parse_f64(b: &[u8]) -> Option<f64> {
@@ -263,14 +247,6 @@ mod tests {
         assert_eq!(parse_u64(b""), None);
         assert_eq!(parse_u64(b"12a"), None);
         assert_eq!(parse_u64(b"-1"), None);
-    }
-
-    #[test]
-    fn parse_i64_signs() {
-        assert_eq!(parse_i64(b"-1"), Some(-1));
-        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(parse_i64(b"9223372036854775808"), None);
-        assert_eq!(parse_i64(b"-"), None);
     }
 
     #[test]

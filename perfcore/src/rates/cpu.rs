@@ -87,7 +87,14 @@ pub fn cpu_rates(prev: &CpuTimes, cur: &CpuTimes) -> Option<CpuRates> {
     let d = |i: usize| c[i].saturating_sub(p[i]);
     let (d_system, d_idle, d_iowait, d_irq, d_softirq, d_steal, d_guest, d_gnice) =
         (d(2), d(3), d(4), d(5), d(6), d(7), d(8), d(9));
-    let total = d_user + d_nice + d_system + d_idle + d_iowait + d_irq + d_softirq + d_steal
+    let total = d_user
+        + d_nice
+        + d_system
+        + d_idle
+        + d_iowait
+        + d_irq
+        + d_softirq
+        + d_steal
         + d_guest
         + d_gnice;
     if total == 0 {
@@ -146,7 +153,8 @@ mod tests {
         assert_eq!(r.nice_pct, 5.0 / 105.0 * 100.0);
         assert_eq!(r.guest_pct, 20.0 / 105.0 * 100.0);
         assert_eq!(r.guest_nice_pct, 5.0 / 105.0 * 100.0);
-        let sum = r.user_pct + r.nice_pct + r.system_pct + r.idle_pct + r.guest_pct + r.guest_nice_pct;
+        let sum =
+            r.user_pct + r.nice_pct + r.system_pct + r.idle_pct + r.guest_pct + r.guest_nice_pct;
         assert!((sum - 100.0).abs() < 1e-9);
     }
 

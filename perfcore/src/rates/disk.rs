@@ -187,7 +187,10 @@ mod tests {
     fn idle_device_has_zero_awaits_not_nan() {
         let a = one("8 0 sda 1 0 8 1 1 0 8 1 0 2 2\n");
         let r = disk_rates(&a, &a, 1.0).unwrap();
-        assert_eq!((r.r_await_ms, r.w_await_ms, r.util_pct, r.aqu_sz), (0.0, 0.0, 0.0, 0.0));
+        assert_eq!(
+            (r.r_await_ms, r.w_await_ms, r.util_pct, r.aqu_sz),
+            (0.0, 0.0, 0.0, 0.0)
+        );
         assert_eq!(r.discards_per_s, None); // 14-field line: no discard columns
     }
 

@@ -124,9 +124,8 @@ pub struct PagingRates {
 /// Paging rates between two vmstat readings `elapsed_s` apart; a reset counter gives `None`
 /// for that rate only.
 pub fn paging_rates(prev: &Vmstat<'_>, cur: &Vmstat<'_>, elapsed_s: f64) -> PagingRates {
-    let r = |p: Option<u64>, c: Option<u64>| {
-        delta_opt(p, c, Width::U64).map(|d| d as f64 / elapsed_s)
-    };
+    let r =
+        |p: Option<u64>, c: Option<u64>| delta_opt(p, c, Width::U64).map(|d| d as f64 / elapsed_s);
     PagingRates {
         pgpgin_kib_per_s: r(prev.pgpgin(), cur.pgpgin()),
         pgpgout_kib_per_s: r(prev.pgpgout(), cur.pgpgout()),

@@ -245,9 +245,8 @@ impl Interval {
                     }
                 }
             }
-            let r = |a: Option<u64>, b: Option<u64>| {
-                delta_opt(a, b, Width::U64).map(|d| d as f64 / dt)
-            };
+            let r =
+                |a: Option<u64>, b: Option<u64>| delta_opt(a, b, Width::U64).map(|d| d as f64 / dt);
             iv.system = Some(SystemRates {
                 context_switches_per_s: r(p.ctxt, c.ctxt),
                 interrupts_per_s: r(p.intr_total, c.intr_total),
@@ -282,7 +281,10 @@ impl Interval {
         if let Some(c) = &cur.pressure {
             for res in Resource::ALL {
                 if let Some(cp) = c.get(res) {
-                    let pp = prev.pressure.as_ref().and_then(|p: &PressureAll| p.get(res));
+                    let pp = prev
+                        .pressure
+                        .as_ref()
+                        .and_then(|p: &PressureAll| p.get(res));
                     iv.pressure.push(pressure_rates(res, pp, cp, dt));
                 }
             }

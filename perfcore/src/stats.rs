@@ -1,0 +1,273 @@
+//! Summary statistics of a series: min, max, mean, standard deviation and
+//! percentiles, computed over every value in one or two passes.
+//!
+//! Percentiles use linear interpolation between closest ranks (R's type 7, numpy's
+//! default), so they match what analysts get in a notebook. They are found by a
+//! radix selection on the bits of the values rather than by sorting: one pass
+//! builds a histogram of the top 16 bits, a second gathers only the values in the
+//! buckets holding the wanted ranks.
+
+use serde::Serialize;
+
+/// The percentiles reported, as fractions.
+pub const PERCENTILES: [f64; 7] = [0.50, 0.75, 0.90, 0.95, 0.975, 0.99, 1.0];
+
+/// Statistics of one series (NaN values are left out).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Number of values.
+    pub count: u64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Arithmetic mean.
+    pub avg: f64,
+    /// Sample standard deviation (n − 1 in the denominator; 0 for one value).
+    pub stddev: f64,
+    /// Median.
+    pub p50: f64,
+    /// 75th percentile.
+    pub p75: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 97.5th percentile.
+    pub p97_5: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 100th percentile (the maximum).
+    pub p100: f64,
+}
+
+impl Summary {
+    /// The value of a named statistic (`min`, `p97_5`, ...).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "count" => self.count as f64,
+            "min" => self.min,
+            "max" => self.max,
+            "avg" => self.avg,
+            "stddev" => self.stddev,
+            "p50" => self.p50,
+            "p75" => self.p75,
+            "p90" => self.p90,
+            "p95" => self.p95,
+            "p97_5" => self.p97_5,
+            "p99" => self.p99,
+            "p100" => self.p100,
+            _ => return None,
+        })
+    }
+
+    /// Names of the statistics, in report order.
+    pub const NAMES: [&'static str; 11] = [
+        "min", "max", "avg", "stddev", "p50", "p75", "p90", "p95", "p97_5", "p99", "p100",
+    ];
+}
+
+/// Maps a float to an integer with the same order (negative values reversed).
+#[inline]
+fn key(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+}
+
+const BUCKET_BITS: u32 = 16;
+
+/// Values at the given 0-based ranks of the sorted data (ranks ascending, < n).
+fn values_at_ranks(data: &[f64], ranks: &[usize]) -> Vec<f64> {
+    let n = data.len();
+    if n <= 4096 {
+        let mut v = data.to_vec();
+        v.sort_unstable_by(f64::total_cmp);
+        return ranks.iter().map(|&r| v[r]).collect();
+    }
+    let mut hist = vec![0u32; 1 << BUCKET_BITS];
+    for &v in data {
+        hist[(key(v) >> (64 - BUCKET_BITS)) as usize] += 1;
+    }
+    // For each rank: its bucket and its rank within the bucket.
+    let mut wanted: Vec<(usize, usize)> = Vec::with_capacity(ranks.len());
+    let mut cum = 0usize;
+    let mut bucket = 0usize;
+    for &r in ranks {
+        while cum + hist[bucket] as usize <= r {
+            cum += hist[bucket] as usize;
+            bucket += 1;
+        }
+        wanted.push((bucket, r - cum));
+    }
+    let mut buckets: Vec<usize> = wanted.iter().map(|w| w.0).collect();
+    buckets.dedup();
+    let mut gathered: Vec<Vec<f64>> = buckets
+        .iter()
+        .map(|&b| Vec::with_capacity(hist[b] as usize))
+        .collect();
+    // Mark wanted buckets for a branch-light gather.
+    let mut slot = vec![u8::MAX; 1 << BUCKET_BITS];
+    for (i, &b) in buckets.iter().enumerate() {
+        slot[b] = i as u8;
+    }
+    for &v in data {
+        let s = slot[(key(v) >> (64 - BUCKET_BITS)) as usize];
+        if s != u8::MAX {
+            gathered[s as usize].push(v);
+        }
+    }
+    for g in &mut gathered {
+        g.sort_unstable_by(f64::total_cmp);
+    }
+    wanted
+        .iter()
+        .map(|&(b, r)| {
+            let i = buckets.iter().position(|&x| x == b).unwrap_or(0);
+            gathered[i][r]
+        })
+        .collect()
+}
+
+/// Summarises `values` (NaNs ignored); `None` when no value is left.
+pub fn summarize(values: &[f64]) -> Option<Summary> {
+    if values.iter().any(|v| v.is_nan()) {
+        let clean: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+        return summarize_clean(&clean);
+    }
+    summarize_clean(values)
+}
+
+fn summarize_clean(data: &[f64]) -> Option<Summary> {
+    let n = data.len();
+    if n == 0 {
+        return None;
+    }
+    // Welford's algorithm: stable mean and variance in one pass.
+    let (mut mean, mut m2) = (0.0f64, 0.0f64);
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (i, &x) in data.iter().enumerate() {
+        let d = x - mean;
+        mean += d / (i + 1) as f64;
+        m2 += d * (x - mean);
+        min = min.min(x);
+        max = max.max(x);
+    }
+    let stddev = if n > 1 {
+        (m2 / (n - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    // Type 7: h = (n − 1) p; value = x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋ + 1] − x[⌊h⌋]).
+    let mut ranks: Vec<usize> = Vec::with_capacity(PERCENTILES.len() * 2);
+    for p in PERCENTILES {
+        let h = (n - 1) as f64 * p;
+        let lo = h.floor() as usize;
+        ranks.push(lo);
+        ranks.push((lo + 1).min(n - 1));
+    }
+    ranks.sort_unstable();
+    ranks.dedup();
+    let vals = values_at_ranks(data, &ranks);
+    let at = |r: usize| vals[ranks.binary_search(&r).unwrap_or(0)];
+    let pct = |p: f64| {
+        let h = (n - 1) as f64 * p;
+        let lo = h.floor() as usize;
+        let hi = (lo + 1).min(n - 1);
+        let (a, b) = (at(lo), at(hi));
+        a + (h - lo as f64) * (b - a)
+    };
+    Some(Summary {
+        count: n as u64,
+        min,
+        max,
+        avg: mean,
+        stddev,
+        p50: pct(0.50),
+        p75: pct(0.75),
+        p90: pct(0.90),
+        p95: pct(0.95),
+        p97_5: pct(0.975),
+        p99: pct(0.99),
+        p100: max,
+    })
+}
+
+/// One percentile (fraction `p` in 0..=1) of `values` by the same definition.
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    let clean: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    let n = clean.len();
+    if n == 0 || !(0.0..=1.0).contains(&p) {
+        return None;
+    }
+    let h = (n - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(n - 1);
+    let v = values_at_ranks(&clean, &if lo == hi { vec![lo] } else { vec![lo, hi] });
+    let (a, b) = (v[0], *v.last().unwrap_or(&v[0]));
+    Some(a + (h - lo as f64) * (b - a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn small_series_worked_by_hand() {
+        // 1..=10: mean 5.5; sample variance = 82.5 / 9 = 9.1666..; sd = 3.0276503540974917
+        // p50: h = 9 * 0.5 = 4.5 -> 5 + 0.5 * (6 - 5) = 5.5
+        // p90: h = 8.1 -> 9 + 0.1 * 1 = 9.1 ; p97.5: h = 8.775 -> 9.775
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        let s = summarize(&v).unwrap();
+        assert_eq!(s.count, 10);
+        assert_eq!((s.min, s.max, s.avg), (1.0, 10.0, 5.5));
+        assert!((s.stddev - 3.0276503540974917).abs() < 1e-12);
+        assert_eq!(s.p50, 5.5);
+        assert!((s.p90 - 9.1).abs() < 1e-12);
+        assert!((s.p97_5 - 9.775).abs() < 1e-12);
+        assert_eq!(s.p100, 10.0);
+    }
+
+    #[test]
+    fn one_value_and_nans() {
+        let s = summarize(&[f64::NAN, 3.0, f64::NAN]).unwrap();
+        assert_eq!(
+            (s.count, s.min, s.p50, s.p99, s.stddev),
+            (1, 3.0, 3.0, 3.0, 0.0)
+        );
+        assert!(summarize(&[]).is_none());
+        assert!(summarize(&[f64::NAN]).is_none());
+    }
+
+    fn sorted_percentile(v: &[f64], p: f64) -> f64 {
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        let h = (s.len() - 1) as f64 * p;
+        let lo = h.floor() as usize;
+        let hi = (lo + 1).min(s.len() - 1);
+        s[lo] + (h - lo as f64) * (s[hi] - s[lo])
+    }
+
+    #[test]
+    fn radix_path_matches_sorting_on_a_large_series() {
+        // 100,000 values spread over negative and positive ranges exercise the histogram path.
+        let v: Vec<f64> = (0..100_000u64)
+            .map(|i| ((i * 2_654_435_761) % 1_000_003) as f64 / 1000.0 - 300.0)
+            .collect();
+        let s = summarize(&v).unwrap();
+        for (p, got) in PERCENTILES
+            .iter()
+            .zip([s.p50, s.p75, s.p90, s.p95, s.p97_5, s.p99, s.p100])
+        {
+            assert_eq!(got, sorted_percentile(&v, *p), "p{p}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn percentiles_match_a_sort(v in prop::collection::vec(-1e6f64..1e6, 1..6000), p in 0.0f64..=1.0) {
+            prop_assert_eq!(percentile(&v, p).unwrap(), sorted_percentile(&v, p));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The older processor's outputs in ../shared/fixtures/upstream reproduced (being built).
