@@ -4,6 +4,7 @@
 //! line on stderr. Exit codes: 0 success, 1 failure, 2 usage error.
 
 mod process;
+mod report;
 mod snapshot;
 
 use std::process::ExitCode;
@@ -20,7 +21,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 filesystems), turns captures of the older PerfAnalysis collector into CSV files, \
 and computes sysstat-compatible rates.\n\n\
 Start with:\n  perfan snapshot --format table     one parsed sample of this machine\n  \
-perfan process --input capture.json --output out/   capture -> CSV",
+perfan process --input capture.json --output out/   capture -> CSV\n  \
+perfan report --input capture.json -o report.html   capture -> HTML report",
     arg_required_else_help = true,
     propagate_version = true
 )]
@@ -35,6 +37,8 @@ enum Command {
     Snapshot(snapshot::Args),
     /// Turn a capture (the older collector's NDJSON) into CSV files.
     Process(process::Args),
+    /// Write the report: one self-contained HTML page (+ PNG charts, JSON summary).
+    Report(report::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Snapshot(a)) => snapshot::run(a),
         Some(Command::Process(a)) => process::run(a),
+        Some(Command::Report(a)) => report::run(a),
         None => {
             let _ = Cli::command().print_help();
             return ExitCode::from(2);
