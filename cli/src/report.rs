@@ -117,9 +117,11 @@ pub fn run(args: Args) -> Result<()> {
     let report = perfreport::build(&machines, &opts)?;
     let html = report.html();
     if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
-    std::fs::write(&args.output, &html).with_context(|| format!("writing {}", args.output.display()))?;
+    std::fs::write(&args.output, &html)
+        .with_context(|| format!("writing {}", args.output.display()))?;
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report.json())?;
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
@@ -162,7 +164,11 @@ fn default_ids(inputs: &[String]) -> Vec<String> {
         if s == "-" {
             return "stdin".into();
         }
-        let name = if p.is_dir() { p.file_name() } else { p.file_stem() };
+        let name = if p.is_dir() {
+            p.file_name()
+        } else {
+            p.file_stem()
+        };
         name.map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "machine".into())
     };
@@ -177,12 +183,24 @@ fn default_ids(inputs: &[String]) -> Vec<String> {
         .iter()
         .zip(inputs)
         .map(|(st, input)| {
-            let generic = ["pcc_collection", "host_collection", "collection", "capture", "processed", "csv", "out"]
-                .contains(&st.as_str());
+            let generic = [
+                "pcc_collection",
+                "host_collection",
+                "collection",
+                "capture",
+                "processed",
+                "csv",
+                "out",
+            ]
+            .contains(&st.as_str());
             let clash = stems.iter().filter(|x| *x == st).count() > 1;
             match parent(input) {
                 Some(p) if generic || clash => {
-                    if generic { p } else { format!("{p}/{st}") }
+                    if generic {
+                        p
+                    } else {
+                        format!("{p}/{st}")
+                    }
                 }
                 _ => st.clone(),
             }
@@ -193,7 +211,10 @@ fn default_ids(inputs: &[String]) -> Vec<String> {
 fn read_input(input: &str, id: &str) -> Result<Vec<MachineSeries>> {
     if input == "-" {
         let mut buf = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut buf).context("reading stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .context("reading stdin")?;
         return Ok(perfreport::input::from_bytes(id, &buf)?);
     }
     let path = Path::new(input);
@@ -213,8 +234,12 @@ fn read_dir(dir: &Path, id: &str) -> Result<Vec<MachineSeries>> {
         let mut parts = Vec::new();
         for p in [wide, long] {
             if p.is_file() {
-                let bytes = std::fs::read(&p).with_context(|| format!("opening {}", p.display()))?;
-                parts.extend(perfreport::input::from_bytes(id, &bytes).with_context(|| format!("reading {}", p.display()))?);
+                let bytes =
+                    std::fs::read(&p).with_context(|| format!("opening {}", p.display()))?;
+                parts.extend(
+                    perfreport::input::from_bytes(id, &bytes)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                );
             }
         }
         return Ok(perfreport::input::merge(parts));
@@ -226,12 +251,11 @@ fn read_dir(dir: &Path, id: &str) -> Result<Vec<MachineSeries>> {
             dir.display()
         );
     }
-    for name in ["portal.csv"] {
-        let p = dir.join(name);
-        if p.is_file() {
-            let bytes = std::fs::read(&p)?;
-            return Ok(perfreport::input::from_bytes(id, &bytes)?);
-        }
+    let portal = dir.join("portal.csv");
+    if portal.is_file() {
+        let bytes =
+            std::fs::read(&portal).with_context(|| format!("opening {}", portal.display()))?;
+        return Ok(perfreport::input::from_bytes(id, &bytes)?);
     }
     bail!(
         "{}: no intervals.csv/devices.csv, per-subsystem files (proc/stat ...) or portal.csv in this directory",

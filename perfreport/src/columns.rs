@@ -92,24 +92,45 @@ impl Columns {
         };
         let mut ts = Vec::with_capacity(n);
         let mut elapsed = Vec::with_capacity(n);
-        let mut cols: Vec<Option<Vec<f64>>> = vec![None; METRIC_COUNT];
         for k in 0..n {
             let r = row(k);
             ts.push(r.timestamp_ms);
             elapsed.push(r.elapsed_s);
-            for (m, v) in r.values.iter().enumerate() {
-                if let Some(v) = v {
-                    match &mut cols[m] {
-                        Some(c) => c[k] = *v,
-                        slot @ None => {
-                            let mut c = vec![f64::NAN; n];
-                            c[k] = *v;
-                            *slot = Some(c);
+        }
+        // One column per metric some row has; metrics split over the cores.
+        let transpose = |ms: std::ops::Range<usize>| -> Vec<Option<Vec<f64>>> {
+            let mut cols: Vec<Option<Vec<f64>>> = vec![None; ms.len()];
+            for k in 0..n {
+                let r = row(k);
+                for (slot, v) in cols.iter_mut().zip(&r.values[ms.clone()]) {
+                    if let Some(v) = v {
+                        match slot {
+                            Some(c) => c[k] = *v,
+                            None => {
+                                let mut c = vec![f64::NAN; n];
+                                c[k] = *v;
+                                *slot = Some(c);
+                            }
                         }
                     }
                 }
             }
-        }
+            cols
+        };
+        let cols: Vec<Option<Vec<f64>>> = if n >= 100_000 {
+            let mid = METRIC_COUNT / 2;
+            std::thread::scope(|s| {
+                let hi = s.spawn(|| transpose(mid..METRIC_COUNT));
+                let mut lo = transpose(0..mid);
+                match hi.join() {
+                    Ok(h) => lo.extend(h),
+                    Err(e) => std::panic::resume_unwind(e),
+                }
+                lo
+            })
+        } else {
+            transpose(0..METRIC_COUNT)
+        };
         let median_step_ms = median_step(&ts);
         let gap_ms = if median_step_ms > 0 {
             median_step_ms * GAP_FACTOR
@@ -202,7 +223,8 @@ impl Columns {
             }
             self.busy = Some(busy);
         }
-        if let (Some(avail), Some(total)) = (self.get(M::MemAvailableBytes), self.get(M::MemTotalBytes))
+        if let (Some(avail), Some(total)) =
+            (self.get(M::MemAvailableBytes), self.get(M::MemTotalBytes))
         {
             self.mem_available_pct = Some(
                 avail
@@ -211,7 +233,8 @@ impl Columns {
                     .map(|(a, t)| if *t > 0.0 { a / t * 100.0 } else { f64::NAN })
                     .collect(),
             );
-        } else if let (Some(free), Some(total)) = (self.get(M::MemFreeBytes), self.get(M::MemTotalBytes))
+        } else if let (Some(free), Some(total)) =
+            (self.get(M::MemFreeBytes), self.get(M::MemTotalBytes))
         {
             // Before Linux 3.14 there is no MemAvailable: free + buffers + cached is
             // what sar and free(1) used instead.
@@ -222,8 +245,7 @@ impl Columns {
                     .map(|i| {
                         let t = total[i];
                         if t > 0.0 {
-                            (free[i] + at(buf, i).unwrap_or(0.0) + at(cached, i).unwrap_or(0.0))
-                                / t
+                            (free[i] + at(buf, i).unwrap_or(0.0) + at(cached, i).unwrap_or(0.0)) / t
                                 * 100.0
                         } else {
                             f64::NAN

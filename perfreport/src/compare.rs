@@ -53,46 +53,158 @@ struct Key {
 }
 
 const KEYS: &[Key] = &[
-    Key { key: "cpu_busy_pct.avg", label: "CPU busy, average", metric: "cpu_busy_pct", stat: "avg", unit: Unit::Percent, radar: None },
-    Key { key: "cpu_busy_pct.p95", label: "CPU busy, p95", metric: "cpu_busy_pct", stat: "p95", unit: Unit::Percent, radar: Some("CPU busy p95") },
-    Key { key: "cpu_iowait_pct.p95", label: "iowait, p95", metric: "cpu_iowait_pct", stat: "p95", unit: Unit::Percent, radar: Some("iowait p95") },
-    Key { key: "cpu_steal_pct.p95", label: "steal, p95", metric: "cpu_steal_pct", stat: "p95", unit: Unit::Percent, radar: Some("steal p95") },
-    Key { key: "load1_per_cpu.p95", label: "load per CPU, p95", metric: "load1_per_cpu", stat: "p95", unit: Unit::Load, radar: None },
-    Key { key: "procs_running.p95", label: "runnable tasks, p95", metric: "procs_running", stat: "p95", unit: Unit::Tasks, radar: None },
-    Key { key: "mem_used_pct.p95", label: "memory used, p95", metric: "mem_used_pct", stat: "p95", unit: Unit::Percent, radar: Some("memory used p95") },
-    Key { key: "mem_available_pct.min", label: "memory available, lowest", metric: "mem_available_pct", stat: "min", unit: Unit::Percent, radar: None },
-    Key { key: "swap_used_pct.max", label: "swap used, highest", metric: "swap_used_pct", stat: "max", unit: Unit::Percent, radar: Some("swap used max") },
-    Key { key: "disk_util_max_pct.p95", label: "busiest disk %util, p95", metric: "disk_util_max_pct", stat: "p95", unit: Unit::Percent, radar: Some("disk %util p95") },
-    Key { key: "disk_await_ms.p95", label: "disk await, p95", metric: "disk_await_ms", stat: "p95", unit: Unit::Ms, radar: None },
-    Key { key: "net_rx_bytes_per_s.p95", label: "network received, p95", metric: "net_rx_bytes_per_s", stat: "p95", unit: Unit::BytesPerS, radar: None },
-    Key { key: "net_tx_bytes_per_s.p95", label: "network sent, p95", metric: "net_tx_bytes_per_s", stat: "p95", unit: Unit::BytesPerS, radar: None },
-    Key { key: "fs_max_used_pct.max", label: "fullest filesystem", metric: "fs_max_used_pct", stat: "max", unit: Unit::Percent, radar: Some("fullest filesystem") },
+    Key {
+        key: "cpu_busy_pct.avg",
+        label: "CPU busy, average",
+        metric: "cpu_busy_pct",
+        stat: "avg",
+        unit: Unit::Percent,
+        radar: None,
+    },
+    Key {
+        key: "cpu_busy_pct.p95",
+        label: "CPU busy, p95",
+        metric: "cpu_busy_pct",
+        stat: "p95",
+        unit: Unit::Percent,
+        radar: Some("CPU busy p95"),
+    },
+    Key {
+        key: "cpu_iowait_pct.p95",
+        label: "iowait, p95",
+        metric: "cpu_iowait_pct",
+        stat: "p95",
+        unit: Unit::Percent,
+        radar: Some("iowait p95"),
+    },
+    Key {
+        key: "cpu_steal_pct.p95",
+        label: "steal, p95",
+        metric: "cpu_steal_pct",
+        stat: "p95",
+        unit: Unit::Percent,
+        radar: Some("steal p95"),
+    },
+    Key {
+        key: "load1_per_cpu.p95",
+        label: "load per CPU, p95",
+        metric: "load1_per_cpu",
+        stat: "p95",
+        unit: Unit::Load,
+        radar: None,
+    },
+    Key {
+        key: "procs_running.p95",
+        label: "runnable tasks, p95",
+        metric: "procs_running",
+        stat: "p95",
+        unit: Unit::Tasks,
+        radar: None,
+    },
+    Key {
+        key: "mem_used_pct.p95",
+        label: "memory used, p95",
+        metric: "mem_used_pct",
+        stat: "p95",
+        unit: Unit::Percent,
+        radar: Some("memory used p95"),
+    },
+    Key {
+        key: "mem_available_pct.min",
+        label: "memory available, lowest",
+        metric: "mem_available_pct",
+        stat: "min",
+        unit: Unit::Percent,
+        radar: None,
+    },
+    Key {
+        key: "swap_used_pct.max",
+        label: "swap used, highest",
+        metric: "swap_used_pct",
+        stat: "max",
+        unit: Unit::Percent,
+        radar: Some("swap used max"),
+    },
+    Key {
+        key: "disk_util_max_pct.p95",
+        label: "busiest disk %util, p95",
+        metric: "disk_util_max_pct",
+        stat: "p95",
+        unit: Unit::Percent,
+        radar: Some("disk %util p95"),
+    },
+    Key {
+        key: "disk_await_ms.p95",
+        label: "disk await, p95",
+        metric: "disk_await_ms",
+        stat: "p95",
+        unit: Unit::Ms,
+        radar: None,
+    },
+    Key {
+        key: "net_rx_bytes_per_s.p95",
+        label: "network received, p95",
+        metric: "net_rx_bytes_per_s",
+        stat: "p95",
+        unit: Unit::BytesPerS,
+        radar: None,
+    },
+    Key {
+        key: "net_tx_bytes_per_s.p95",
+        label: "network sent, p95",
+        metric: "net_tx_bytes_per_s",
+        stat: "p95",
+        unit: Unit::BytesPerS,
+        radar: None,
+    },
+    Key {
+        key: "fs_max_used_pct.max",
+        label: "fullest filesystem",
+        metric: "fs_max_used_pct",
+        stat: "max",
+        unit: Unit::Percent,
+        radar: Some("fullest filesystem"),
+    },
 ];
 
 pub(crate) fn compare(machines: &[Analysed], width: u32) -> Result<Comparison> {
-    let ids: Vec<String> = machines.iter().map(|m| m.report.machine_id.clone()).collect();
+    let ids: Vec<String> = machines
+        .iter()
+        .map(|m| m.report.machine_id.clone())
+        .collect();
     let mut rows = Vec::new();
     let mut units = Vec::new();
-    let count = |m: &Analysed, s: Severity| m.report.findings.iter().filter(|f| f.severity == s).count() as f64;
+    let count = |m: &Analysed, s: Severity| {
+        m.report.findings.iter().filter(|f| f.severity == s).count() as f64
+    };
     rows.push(CompareRow {
         key: "cpu_count".into(),
         label: "CPUs".into(),
         unit: String::new(),
-        values: machines.iter().map(|m| m.report.facts.cpu_count.map(f64::from)).collect(),
+        values: machines
+            .iter()
+            .map(|m| m.report.facts.cpu_count.map(f64::from))
+            .collect(),
     });
     units.push(Unit::Count);
     rows.push(CompareRow {
         key: "mem_total_bytes".into(),
         label: "memory".into(),
         unit: "B".into(),
-        values: machines.iter().map(|m| m.report.facts.mem_total_bytes.map(|b| b as f64)).collect(),
+        values: machines
+            .iter()
+            .map(|m| m.report.facts.mem_total_bytes.map(|b| b as f64))
+            .collect(),
     });
     units.push(Unit::Bytes);
     rows.push(CompareRow {
         key: "intervals".into(),
         label: "intervals".into(),
         unit: String::new(),
-        values: machines.iter().map(|m| Some(m.report.quality.intervals as f64)).collect(),
+        values: machines
+            .iter()
+            .map(|m| Some(m.report.quality.intervals as f64))
+            .collect(),
     });
     units.push(Unit::Count);
     for k in KEYS {
@@ -110,7 +222,10 @@ pub(crate) fn compare(machines: &[Analysed], width: u32) -> Result<Comparison> {
             units.push(k.unit);
         }
     }
-    for (s, label) in [(Severity::Critical, "critical findings"), (Severity::Warning, "warnings")] {
+    for (s, label) in [
+        (Severity::Critical, "critical findings"),
+        (Severity::Warning, "warnings"),
+    ] {
         rows.push(CompareRow {
             key: format!("findings.{}", s.as_str()),
             label: label.into(),
@@ -154,7 +269,12 @@ pub(crate) fn compare(machines: &[Analysed], width: u32) -> Result<Comparison> {
                     palette::series(i),
                     radar_keys
                         .iter()
-                        .map(|k| m.report.metric(k.metric).and_then(|s| s.get(k.stat)).unwrap_or(0.0))
+                        .map(|k| {
+                            m.report
+                                .metric(k.metric)
+                                .and_then(|s| s.get(k.stat))
+                                .unwrap_or(0.0)
+                        })
                         .collect(),
                 )
             })
@@ -177,10 +297,32 @@ pub(crate) fn compare(machines: &[Analysed], width: u32) -> Result<Comparison> {
         });
     }
     type Pick = fn(&Analysed) -> Option<Vec<f64>>;
-    let overlays: [(&str, &str, Unit, Option<f64>, Pick, Section); 4] = [
-        ("compare-cpu", "CPU busy (%)", Unit::Percent, Some(100.0), |m| m.cols.busy.clone(), Section::Cpu),
-        ("compare-mem", "Memory used (%)", Unit::Percent, Some(100.0), |m| m.cols.get(Metric::MemUsedPct).map(<[f64]>::to_vec), Section::Memory),
-        ("compare-disk", "Busiest disk %util (%)", Unit::Percent, Some(100.0), |m| m.cols.get(Metric::DiskUtilMaxPct).map(<[f64]>::to_vec), Section::Disk),
+    type Overlay = (&'static str, &'static str, Unit, Option<f64>, Pick, Section);
+    let overlays: [Overlay; 4] = [
+        (
+            "compare-cpu",
+            "CPU busy (%)",
+            Unit::Percent,
+            Some(100.0),
+            |m| m.cols.busy.clone(),
+            Section::Cpu,
+        ),
+        (
+            "compare-mem",
+            "Memory used (%)",
+            Unit::Percent,
+            Some(100.0),
+            |m| m.cols.get(Metric::MemUsedPct).map(<[f64]>::to_vec),
+            Section::Memory,
+        ),
+        (
+            "compare-disk",
+            "Busiest disk %util (%)",
+            Unit::Percent,
+            Some(100.0),
+            |m| m.cols.get(Metric::DiskUtilMaxPct).map(<[f64]>::to_vec),
+            Section::Disk,
+        ),
         (
             "compare-net",
             "Network received + sent",
@@ -211,7 +353,9 @@ pub(crate) fn compare(machines: &[Analysed], width: u32) -> Result<Comparison> {
         let mut chars = 0;
         for (i, m) in machines.iter().enumerate() {
             let Some(v) = pick(m) else { continue };
-            let Some(&start) = m.cols.ts.first() else { continue };
+            let Some(&start) = m.cols.ts.first() else {
+                continue;
+            };
             let ts: Vec<i64> = if relative {
                 m.cols.ts.iter().map(|t| t - start).collect()
             } else {

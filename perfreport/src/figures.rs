@@ -3,13 +3,12 @@
 
 use perfcore::metrics::Metric;
 
-use crate::chart::{Rgb, palette};
 use crate::chart::{Area, Bar, BarPlot, Body, Chart, HeatPlot, Line, RefLine, TimePlot};
+use crate::chart::{Rgb, palette};
 use crate::columns::{Columns, median_step};
-use crate::devices::{self, Device};
+use crate::devices::{Device, Devices};
 use crate::downsample::{Buckets, buckets, reduce, with_breaks};
 use crate::format::{self, Unit};
-use crate::series::MachineSeries;
 
 /// Report sections, in page order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -80,7 +79,7 @@ impl Notes {
 }
 
 pub(crate) struct Ctx<'a> {
-    pub series: &'a MachineSeries,
+    pub devices: &'a Devices<'a>,
     pub cols: &'a Columns,
     pub width: u32,
     pub max_devices: usize,
@@ -92,7 +91,7 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(
-        series: &'a MachineSeries,
+        devices: &'a Devices<'a>,
         cols: &'a Columns,
         width: u32,
         max_devices: usize,
@@ -100,11 +99,9 @@ impl<'a> Ctx<'a> {
     ) -> Self {
         let t0 = cols.ts.first().copied().unwrap_or(0);
         let t1 = cols.ts.last().copied().unwrap_or(0);
-        // The first row covers the interval before its timestamp.
-        let t0 = t0 - (cols.weight_s.first().copied().unwrap_or(0.0) * 1000.0) as i64;
         let b = buckets(&cols.ts, t0, t1, columns(width), cols.gap_ms);
         Ctx {
-            series,
+            devices,
             cols,
             width,
             max_devices,
@@ -153,7 +150,14 @@ impl<'a> Ctx<'a> {
         l
     }
 
-    fn chart(&self, id: &str, title: &str, body: Body, legend_items: usize, label_chars: usize) -> Chart {
+    fn chart(
+        &self,
+        id: &str,
+        title: &str,
+        body: Body,
+        legend_items: usize,
+        label_chars: usize,
+    ) -> Chart {
         Chart {
             id: id.to_owned(),
             title: title.to_owned(),
@@ -194,6 +198,15 @@ fn line_from(b: &Buckets, label: &str, color: Rgb, values: &[f64], band: bool) -
         width: 2,
         legend: true,
     }
+}
+
+/// Largest value drawn by any line (band maximum included).
+fn max_of(lines: &[Line]) -> f64 {
+    lines
+        .iter()
+        .flat_map(|l| l.band.as_ref().map(|b| &b.1).unwrap_or(&l.y).iter())
+        .filter(|v| v.is_finite())
+        .fold(0.0, |a: f64, v| a.max(*v))
 }
 
 fn any_nonzero(v: &[f64]) -> bool {
@@ -246,11 +259,21 @@ fn cpu(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
         let r = reduce(&ctx.buckets, v);
         let (x, ys) = with_breaks(&ctx.buckets, &[&r.avg]);
         let avg = ys.into_iter().next().unwrap_or_default();
-        let lo = cum.clone().unwrap_or_else(|| avg.iter().map(|v| if v.is_nan() { f64::NAN } else { 0.0 }).collect());
+        let lo = cum.clone().unwrap_or_else(|| {
+            avg.iter()
+                .map(|v| if v.is_nan() { f64::NAN } else { 0.0 })
+                .collect()
+        });
         let hi: Vec<f64> = lo
             .iter()
             .zip(&avg)
-            .map(|(a, b)| if a.is_nan() || b.is_nan() { f64::NAN } else { a + b })
+            .map(|(a, b)| {
+                if a.is_nan() || b.is_nan() {
+                    f64::NAN
+                } else {
+                    a + b
+                }
+            })
             .collect();
         cum = Some(hi.clone());
         labels.push(label);
@@ -287,29 +310,41 @@ fn cpu(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
             );
         }
         if !zero.is_empty() {
-            caption.push_str(&format!(" Zero throughout, so not drawn: {}.", zero.join(", ")));
+            caption.push_str(&format!(
+                " Zero throughout, so not drawn: {}.",
+                zero.join(", ")
+            ));
         }
         let n = plot.areas.len() + plot.lines.len();
         figs.push(Figure {
             section: Section::Cpu,
-            chart: ctx.chart("cpu", "CPU time by kind (%)", Body::Time(plot), n, labels_len(&labels)),
+            chart: ctx.chart(
+                "cpu",
+                "CPU time by kind (%)",
+                Body::Time(plot),
+                n,
+                labels_len(&labels),
+            ),
             caption,
         });
     }
 
     // Per-CPU heat map.
-    let cpus = devices::cpus(ctx.series);
+    let cpus = ctx.devices.cpus();
     if cpus.len() >= 2 {
         if let Some(h) = cpu_heat(ctx, &cpus) {
             figs.push(h);
         }
     } else if cpus.len() == 1 {
-        notes.add(Section::Cpu, "One CPU: the chart above is that CPU, so there is no per-CPU heat map.".into());
+        notes.add(
+            Section::Cpu,
+            "One CPU: the chart below is that CPU, so there is no per-CPU heat map.".into(),
+        );
     }
 }
 
 /// Columns for the heat map: at most `max_cells` cells in all.
-fn cpu_heat(ctx: &Ctx<'_>, cpus: &[Device<'_>]) -> Option<Figure> {
+fn cpu_heat(ctx: &Ctx<'_>, cpus: &[&Device<'_>]) -> Option<Figure> {
     let max_cells = 24_000usize;
     let k_max = (max_cells / cpus.len()).clamp(20, 400);
     let ts = &ctx.cols.ts;
@@ -334,14 +369,20 @@ fn cpu_heat(ctx: &Ctx<'_>, cpus: &[Device<'_>]) -> Option<Figure> {
     let mut rows = Vec::new();
     let mut values = Vec::new();
     for d in cpus {
-        let Some((dts, busy)) = d.cpu_busy() else { continue };
+        let Some((dts, busy)) = d.cpu_busy() else {
+            continue;
+        };
         let mut sum = vec![0.0; cols.len()];
         let mut cnt = vec![0u32; cols.len()];
-        for (t, v) in dts.iter().zip(&busy) {
+        // Both sorted by time: walk them together.
+        let mut k = 0;
+        for (t, v) in dts.iter().zip(busy) {
+            while k < ends.len() && ends[k] < *t {
+                k += 1;
+            }
             if !v.is_finite() {
                 continue;
             }
-            let k = ends.partition_point(|e| e < t);
             if let Some(c) = cols.get(k)
                 && *t > c.0
             {
@@ -360,7 +401,11 @@ fn cpu_heat(ctx: &Ctx<'_>, cpus: &[Device<'_>]) -> Option<Figure> {
     if rows.is_empty() {
         return None;
     }
-    let row_h = if rows.len() <= 16 { 18 } else { (320 / rows.len()).max(2) };
+    let row_h = if rows.len() <= 16 {
+        18
+    } else {
+        (320 / rows.len()).max(2)
+    };
     let height = (136 + row_h * rows.len()).max(220) as u32;
     Some(Figure {
         section: Section::Cpu,
@@ -396,7 +441,12 @@ fn load(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
         (M::Load5, "load, 5 min", palette::SKY, false),
         (M::Load15, "load, 15 min", palette::GREEN, false),
         (M::ProcsRunning, "runnable tasks", palette::ORANGE, true),
-        (M::ProcsBlocked, "tasks blocked on I/O", palette::VERMILLION, false),
+        (
+            M::ProcsBlocked,
+            "tasks blocked on I/O",
+            palette::VERMILLION,
+            false,
+        ),
     ] {
         if let Some(v) = ctx.cols.get(m) {
             plot.lines.push(ctx.line(label, color, v, band));
@@ -453,11 +503,21 @@ fn memory(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
         let r = reduce(&ctx.buckets, v);
         let (x, ys) = with_breaks(&ctx.buckets, &[&r.avg]);
         let avg = ys.into_iter().next().unwrap_or_default();
-        let lo = cum.clone().unwrap_or_else(|| avg.iter().map(|v| if v.is_nan() { f64::NAN } else { 0.0 }).collect());
+        let lo = cum.clone().unwrap_or_else(|| {
+            avg.iter()
+                .map(|v| if v.is_nan() { f64::NAN } else { 0.0 })
+                .collect()
+        });
         let hi: Vec<f64> = lo
             .iter()
             .zip(&avg)
-            .map(|(a, b)| if a.is_nan() || b.is_nan() { f64::NAN } else { a + b })
+            .map(|(a, b)| {
+                if a.is_nan() || b.is_nan() {
+                    f64::NAN
+                } else {
+                    a + b
+                }
+            })
             .collect();
         cum = Some(hi.clone());
         labels.push(label);
@@ -475,7 +535,11 @@ fn memory(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
         plot.lines.push(l);
         labels.push("available");
     }
-    if let Some(total) = ctx.cols.get(M::MemTotalBytes).and_then(|v| v.iter().rev().find(|x| x.is_finite()).copied()) {
+    if let Some(total) = ctx
+        .cols
+        .get(M::MemTotalBytes)
+        .and_then(|v| v.iter().rev().find(|x| x.is_finite()).copied())
+    {
         plot.refs.push(RefLine {
             label: format!("total ({})", format::bytes(total)),
             value: total,
@@ -500,7 +564,10 @@ fn memory(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
         .get(M::SwapTotalBytes)
         .and_then(|v| v.iter().rev().find(|x| x.is_finite()).copied())
         .unwrap_or(0.0);
-    let (sin, sout) = (ctx.cols.get(M::SwapInPagesPerS), ctx.cols.get(M::SwapOutPagesPerS));
+    let (sin, sout) = (
+        ctx.cols.get(M::SwapInPagesPerS),
+        ctx.cols.get(M::SwapOutPagesPerS),
+    );
     if sin.is_some() || sout.is_some() {
         let mut plot = ctx.time_plot(Unit::PagesPerS);
         plot.mirrored = Some(("swapped in".into(), "swapped out".into()));
@@ -524,7 +591,8 @@ fn memory(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
         && let Some(v) = ctx.cols.get(M::SwapUsedBytes)
     {
         let mut plot = ctx.time_plot(Unit::Bytes);
-        plot.lines.push(ctx.line("swap used", palette::PURPLE, v, true));
+        plot.lines
+            .push(ctx.line("swap used", palette::PURPLE, v, true));
         plot.refs.push(RefLine {
             label: format!("swap size ({})", format::bytes(swap_total)),
             value: swap_total,
@@ -539,7 +607,7 @@ fn memory(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
     }
 }
 
-fn names_list(devs: &[Device<'_>]) -> String {
+fn names_list(devs: &[&Device<'_>]) -> String {
     let mut names: Vec<&str> = devs.iter().map(|d| d.name).collect();
     let more = names.len().saturating_sub(12);
     names.truncate(12);
@@ -554,7 +622,7 @@ fn names_list(devs: &[Device<'_>]) -> String {
 #[allow(clippy::too_many_arguments)]
 fn mirrored(
     ctx: &Ctx<'_>,
-    devs: &[Device<'_>],
+    devs: &[&Device<'_>],
     id: &str,
     title: &str,
     unit: Unit,
@@ -571,7 +639,8 @@ fn mirrored(
             continue;
         }
         if let Some(s) = a {
-            plot.lines.push(ctx.device_line(d.name, color, &s.timestamps_ms, &s.values, false));
+            plot.lines
+                .push(ctx.device_line(d.name, color, &s.timestamps_ms, &s.values, false));
         }
         if let Some(s) = b {
             let mut l = ctx.device_line(d.name, color, &s.timestamps_ms, &s.values, true);
@@ -584,23 +653,33 @@ fn mirrored(
         return None;
     }
     let n = labels.len();
-    Some((ctx.chart(id, title, Body::Time(plot), n, labels_len(&labels)), n))
+    Some((
+        ctx.chart(id, title, Body::Time(plot), n, labels_len(&labels)),
+        n,
+    ))
 }
 
 fn disks(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
-    let (shown, left) = devices::disks(ctx.series);
+    let (shown, left) = ctx.devices.disks();
     let total = shown.len();
-    let top: Vec<Device<'_>> = shown.into_iter().take(ctx.max_devices).collect();
+    let top: Vec<&Device<'_>> = shown.into_iter().take(ctx.max_devices).collect();
     if !left.is_empty() {
         let (parts, idle): (Vec<_>, Vec<_>) = left.into_iter().partition(|d| !d.disk_is_charted());
-        let (parts, other): (Vec<_>, Vec<_>) = parts.into_iter().partition(|d| d.role() == "partition");
+        let (parts, other): (Vec<_>, Vec<_>) =
+            parts.into_iter().partition(|d| d.role() == "partition");
         let mut s = Vec::new();
         if !parts.is_empty() {
-            s.push(format!("partitions {} (their I/O is counted in their disk)", names_list(&parts)));
+            s.push(format!(
+                "partitions {} (their I/O is counted in their disk)",
+                names_list(&parts)
+            ));
         }
-        let idle: Vec<Device<'_>> = idle.into_iter().chain(other.into_iter().filter(|d| d.role() != "partition")).collect();
+        let idle: Vec<&Device<'_>> = idle.into_iter().chain(other).collect();
         if !idle.is_empty() {
-            s.push(format!("{} (loop, RAM or optical devices, or no I/O)", names_list(&idle)));
+            s.push(format!(
+                "{} (loop, RAM or optical devices, or no I/O)",
+                names_list(&idle)
+            ));
         }
         notes.add(Section::Disk, format!("Not charted: {}.", s.join("; ")));
     }
@@ -617,7 +696,10 @@ fn disks(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
     if top.is_empty() {
         // Only machine totals (portal CSV).
         use Metric as M;
-        let (r, w) = (ctx.cols.get(M::DiskReadBytesPerS), ctx.cols.get(M::DiskWriteBytesPerS));
+        let (r, w) = (
+            ctx.cols.get(M::DiskReadBytesPerS),
+            ctx.cols.get(M::DiskWriteBytesPerS),
+        );
         if r.is_some() || w.is_some() {
             let mut plot = ctx.time_plot(Unit::BytesPerS);
             plot.mirrored = Some(("read".into(), "written".into()));
@@ -651,7 +733,8 @@ fn disks(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
         figs.push(Figure {
             section: Section::Disk,
             chart: c,
-            caption: "Bytes read (up) and written (down) per second, per device, busiest first.".into(),
+            caption: "Bytes read (up) and written (down) per second, per device, busiest first."
+                .into(),
         });
     }
     if let Some((c, _)) = mirrored(
@@ -673,16 +756,20 @@ fn disks(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
     let mut labels = Vec::new();
     for (i, d) in top.iter().enumerate() {
         if let Some((ts, v)) = d.await_ms() {
-            plot.lines.push(ctx.device_line(d.name, palette::series(i), &ts, &v, false));
+            plot.lines
+                .push(ctx.device_line(d.name, palette::series(i), ts, v, false));
             labels.push(d.name);
         }
     }
     if !plot.lines.is_empty() {
-        plot.refs.push(RefLine {
-            label: "20 ms".into(),
-            value: 20.0,
-            color: palette::GREY,
-        });
+        // The 20 ms mark only where it is near the data; else it squashes the lines.
+        if max_of(&plot.lines) >= 10.0 {
+            plot.refs.push(RefLine {
+                label: "20 ms".into(),
+                value: 20.0,
+                color: palette::GREY,
+            });
+        }
         let n = plot.lines.len() + 1;
         figs.push(Figure {
             section: Section::Disk,
@@ -697,16 +784,28 @@ fn disks(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
     let mut labels = Vec::new();
     for (i, d) in top.iter().enumerate() {
         if let Some(s) = d.get("util_pct") {
-            plot.lines.push(ctx.device_line(d.name, palette::series(i), &s.timestamps_ms, &s.values, false));
+            plot.lines.push(ctx.device_line(
+                d.name,
+                palette::series(i),
+                &s.timestamps_ms,
+                &s.values,
+                false,
+            ));
             labels.push(d.name);
         }
     }
     if !plot.lines.is_empty() {
-        plot.refs.push(RefLine {
-            label: "90%".into(),
-            value: 90.0,
-            color: palette::GREY,
-        });
+        // A 0–100% axis only when some device got busy; low %util gets its own scale.
+        if max_of(&plot.lines) >= 45.0 {
+            plot.y_max_fixed = Some(100.0);
+            plot.refs.push(RefLine {
+                label: "90%".into(),
+                value: 90.0,
+                color: palette::GREY,
+            });
+        } else {
+            plot.y_max_fixed = None;
+        }
         let n = plot.lines.len() + 1;
         figs.push(Figure {
             section: Section::Disk,
@@ -719,13 +818,16 @@ fn disks(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
 }
 
 fn nets(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
-    let (shown, left) = devices::nets(ctx.series);
+    let (shown, left) = ctx.devices.nets();
     let total = shown.len();
-    let top: Vec<Device<'_>> = shown.into_iter().take(ctx.max_devices).collect();
+    let top: Vec<&Device<'_>> = shown.into_iter().take(ctx.max_devices).collect();
     if !left.is_empty() {
         notes.add(
             Section::Network,
-            format!("Not charted: {} (loopback, or no traffic).", names_list(&left)),
+            format!(
+                "Not charted: {} (loopback, or no traffic).",
+                names_list(&left)
+            ),
         );
     }
     if total > top.len() {
@@ -740,12 +842,16 @@ fn nets(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
     }
     if top.is_empty() {
         use Metric as M;
-        let (r, t) = (ctx.cols.get(M::NetRxBytesPerS), ctx.cols.get(M::NetTxBytesPerS));
+        let (r, t) = (
+            ctx.cols.get(M::NetRxBytesPerS),
+            ctx.cols.get(M::NetTxBytesPerS),
+        );
         if r.is_some() || t.is_some() {
             let mut plot = ctx.time_plot(Unit::BytesPerS);
             plot.mirrored = Some(("received".into(), "sent".into()));
             if let Some(v) = r {
-                plot.lines.push(ctx.line("received", palette::BLUE, v, true));
+                plot.lines
+                    .push(ctx.line("received", palette::BLUE, v, true));
             }
             if let Some(v) = t {
                 let mut l = ctx.line("sent", palette::ORANGE, v, true);
@@ -774,7 +880,9 @@ fn nets(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
         figs.push(Figure {
             section: Section::Network,
             chart: c,
-            caption: "Bytes received (up) and sent (down) per second, per interface, busiest first.".into(),
+            caption:
+                "Bytes received (up) and sent (down) per second, per interface, busiest first."
+                    .into(),
         });
     }
     if let Some((c, _)) = mirrored(
@@ -793,7 +901,7 @@ fn nets(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
         });
     }
     // Errors and drops: only when there are any.
-    let all = devices::devices(ctx.series, perfcore::metrics::DeviceKind::Net);
+    let all = ctx.devices.of(perfcore::metrics::DeviceKind::Net);
     let mut plot = ctx.time_plot(Unit::PerS);
     let mut labels: Vec<String> = Vec::new();
     let mut i = 0;
@@ -803,7 +911,8 @@ fn nets(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
             (["rx_drop_per_s", "tx_drop_per_s"], "drops"),
         ] {
             let (a, b) = (d.get(metrics[0]), d.get(metrics[1]));
-            let Some((ts, v)) = crate::columns::combine(&[a, b], |v| v.iter().filter(|x| x.is_finite()).sum())
+            let Some((ts, v)) =
+                crate::columns::combine(&[a, b], |v| v.iter().filter(|x| x.is_finite()).sum())
             else {
                 continue;
             };
@@ -811,33 +920,50 @@ fn nets(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
                 continue;
             }
             let label = format!("{} {what}", d.name);
-            plot.lines.push(ctx.device_line(&label, palette::series(i), &ts, &v, false));
+            plot.lines
+                .push(ctx.device_line(&label, palette::series(i), &ts, &v, false));
             labels.push(label);
             i += 1;
         }
     }
     if plot.lines.is_empty() {
         if !all.is_empty() {
-            notes.add(Section::Network, "No interface counted any error or drop.".into());
+            notes.add(
+                Section::Network,
+                "No interface counted any error or drop.".into(),
+            );
         }
     } else {
         let n = plot.lines.len();
         let chars = labels.iter().map(|l| l.chars().count()).sum();
         figs.push(Figure {
             section: Section::Network,
-            chart: ctx.chart("net-errors", "Network errors and drops (per second)", Body::Time(plot), n, chars),
+            chart: ctx.chart(
+                "net-errors",
+                "Network errors and drops (per second)",
+                Body::Time(plot),
+                n,
+                chars,
+            ),
             caption: "Receive + transmit errors and drops per second, per interface.".into(),
         });
     }
 }
 
 fn filesystems(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
-    let fss = devices::filesystems(ctx.series);
+    let fss = ctx.devices.filesystems();
     let mut bars = Vec::new();
     for d in fss.iter().take(24) {
         let Some(s) = d.get("used_pct") else { continue };
-        let Some(last) = s.values.iter().rev().find(|v| v.is_finite()).copied() else { continue };
-        let max = s.values.iter().copied().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+        let Some(last) = s.values.iter().rev().find(|v| v.is_finite()).copied() else {
+            continue;
+        };
+        let max = s
+            .values
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .fold(f64::NEG_INFINITY, f64::max);
         let size = d
             .get("size_bytes")
             .and_then(|s| s.values.iter().rev().find(|v| v.is_finite()).copied());
@@ -854,7 +980,11 @@ fn filesystems(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
             marker: (max > last + 0.5).then_some(max),
             color,
             note: match size {
-                Some(sz) => format!("{} of {}", format::value(last, Unit::Percent), format::bytes(sz)),
+                Some(sz) => format!(
+                    "{} of {}",
+                    format::value(last, Unit::Percent),
+                    format::bytes(sz)
+                ),
                 None => format::value(last, Unit::Percent),
             },
         });
@@ -885,7 +1015,7 @@ fn filesystems(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
         });
     }
     // Over time, when some filesystem changed noticeably.
-    let changing: Vec<&Device<'_>> = fss
+    let changing: Vec<&&Device<'_>> = fss
         .iter()
         .filter(|d| {
             d.get("used_pct").is_some_and(|s| {
@@ -893,7 +1023,9 @@ fn filesystems(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
                     .values
                     .iter()
                     .filter(|v| v.is_finite())
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                        (a.min(*v), b.max(*v))
+                    });
                 hi - lo >= 1.0
             })
         })
@@ -905,14 +1037,26 @@ fn filesystems(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
         let mut labels = Vec::new();
         for (i, d) in changing.iter().enumerate() {
             if let Some(s) = d.get("used_pct") {
-                plot.lines.push(ctx.device_line(d.name, palette::series(i), &s.timestamps_ms, &s.values, false));
+                plot.lines.push(ctx.device_line(
+                    d.name,
+                    palette::series(i),
+                    &s.timestamps_ms,
+                    &s.values,
+                    false,
+                ));
                 labels.push(d.name);
             }
         }
         let n = plot.lines.len();
         figs.push(Figure {
             section: Section::Filesystems,
-            chart: ctx.chart("fs-over-time", "Filesystem use over time (%)", Body::Time(plot), n, labels_len(&labels)),
+            chart: ctx.chart(
+                "fs-over-time",
+                "Filesystem use over time (%)",
+                Body::Time(plot),
+                n,
+                labels_len(&labels),
+            ),
             caption: "Filesystems whose use changed by at least one percentage point.".into(),
         });
     }

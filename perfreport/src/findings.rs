@@ -8,8 +8,9 @@ use perfcore::stats::Summary;
 use serde::Serialize;
 
 use crate::columns::{Columns, median_step, weights_from_steps};
-use crate::devices::{self, Device};
+use crate::devices::{Device, Devices};
 use crate::format::{self, Unit};
+use crate::machine::DeviceStats;
 use crate::quality::Quality;
 use crate::series::MachineSeries;
 
@@ -191,13 +192,14 @@ pub(crate) fn exceed(
     let mut e = Exceed::default();
     let mut run: Option<(usize, f64)> = None;
     let mut best: Option<(usize, usize, f64)> = None;
-    let close = |run: &mut Option<(usize, f64)>, end: usize, best: &mut Option<(usize, usize, f64)>| {
-        if let Some((start, len)) = run.take()
-            && best.is_none_or(|b| len > b.2)
-        {
-            *best = Some((start, end, len));
-        }
-    };
+    let close =
+        |run: &mut Option<(usize, f64)>, end: usize, best: &mut Option<(usize, usize, f64)>| {
+            if let Some((start, len)) = run.take()
+                && best.is_none_or(|b| len > b.2)
+            {
+                *best = Some((start, end, len));
+            }
+        };
     for i in 0..ts.len() {
         let wi = w.get(i).copied().unwrap_or(0.0);
         if i > 0 && ts[i] - ts[i - 1] > gap_ms {
@@ -298,6 +300,8 @@ fn time_evidence(e: &Exceed) -> Vec<Evidence> {
 
 pub(crate) struct Ctx<'a> {
     pub series: &'a MachineSeries,
+    pub devices: &'a Devices<'a>,
+    pub device_stats: &'a [DeviceStats],
     pub cols: &'a Columns,
     pub stats: &'a HashMap<String, Summary>,
     pub quality: &'a Quality,
@@ -318,6 +322,13 @@ impl Ctx<'_> {
 
     fn stat(&self, name: &str) -> Option<&Summary> {
         self.stats.get(name)
+    }
+
+    fn device_stat(&self, kind: &str, device: &str, metric: &str) -> Option<&'_ Summary> {
+        self.device_stats
+            .iter()
+            .find(|d| d.kind == kind && d.device == device)
+            .and_then(|d| d.metrics.get(metric))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -374,13 +385,11 @@ pub(crate) fn evaluate(ctx: &mut Ctx<'_>) {
     filesystems(ctx);
     data_quality(ctx);
     ctx.findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(
-                b.time_share
-                    .unwrap_or(0.0)
-                    .total_cmp(&a.time_share.unwrap_or(0.0)),
-            )
+        b.severity.cmp(&a.severity).then(
+            b.time_share
+                .unwrap_or(0.0)
+                .total_cmp(&a.time_share.unwrap_or(0.0)),
+        )
     });
 }
 
@@ -417,7 +426,7 @@ fn cpu(ctx: &mut Ctx<'_>) {
             }
             if let (Some(s), Some(n)) = (ctx.stat(Metric::ProcsRunning.name()), ctx.cpu_count) {
                 evidence.push(ev("runnable tasks, p95", s.p95, Unit::Tasks));
-                evidence.push(ev("CPUs", f64::from(n), Unit::Cpus));
+                evidence.push(ev("CPUs", f64::from(n), Unit::Count));
                 if s.p95 > f64::from(n) {
                     text.push_str(&format!(
                         " {} tasks were runnable (p95) for {} CPU{}.",
@@ -444,6 +453,8 @@ fn cpu(ctx: &mut Ctx<'_>) {
         }
     }
     ctx.check("cpu_saturation", "CPU saturation", busy.is_some(), before);
+    let saturated = ctx.findings.len() > before;
+    cpu_single(ctx, saturated);
 
     let before = ctx.findings.len();
     let iowait = ctx.cols.get(Metric::CpuIowaitPct).map(<[f64]>::to_vec);
@@ -524,6 +535,105 @@ fn cpu(ctx: &mut Ctx<'_>) {
     ctx.check("steal", "CPU steal", steal.is_some(), before);
 }
 
+/// Some CPU saturated while the machine as a whole was not: work that does not
+/// spread over the CPUs.
+fn cpu_single(ctx: &mut Ctx<'_>, machine_saturated: bool) {
+    let t = ctx.t.clone();
+    let before = ctx.findings.len();
+    let devs = ctx.devices;
+    let busy: Vec<(String, Vec<f64>)> = devs
+        .cpus()
+        .iter()
+        .filter_map(|d| {
+            let (ts, v) = d.cpu_busy()?;
+            // Onto the rows' times (the same in practice; joined when not).
+            let col: Vec<f64> = if *ts == ctx.cols.ts {
+                v.clone()
+            } else {
+                ctx.cols
+                    .ts
+                    .iter()
+                    .map(|t| match ts.binary_search(t) {
+                        Ok(i) => v.get(i).copied().unwrap_or(f64::NAN),
+                        Err(_) => f64::NAN,
+                    })
+                    .collect()
+            };
+            Some((format!("cpu{}", d.name), col))
+        })
+        .collect();
+    let evaluated = busy.len() >= 2;
+    if evaluated && !machine_saturated {
+        let n = ctx.cols.len();
+        let max: Vec<f64> = (0..n)
+            .map(|i| {
+                busy.iter()
+                    .map(|(_, v)| v[i])
+                    .filter(|x| !x.is_nan())
+                    .fold(f64::NAN, f64::max)
+            })
+            .collect();
+        let e = ctx.col_exceed(&max, |x| x >= t.cpu_busy_pct);
+        if e.share >= t.time_share {
+            let mut per: Vec<(String, f64)> = busy
+                .iter()
+                .map(|(name, v)| {
+                    (
+                        name.clone(),
+                        ctx.col_exceed(v, |x| x >= t.cpu_busy_pct).share,
+                    )
+                })
+                .collect();
+            per.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let mut evidence = time_evidence(&e);
+            for (name, share) in per.iter().take(3) {
+                evidence.push(ev_share(
+                    format!("{name} at or above the threshold"),
+                    *share,
+                ));
+            }
+            let avg = ctx.stat("cpu_busy_pct");
+            if let Some(s) = avg {
+                evidence.push(ev("all CPUs busy, average", s.avg, Unit::Percent));
+            }
+            let text = format!(
+                "At least one CPU was {}% busy or more {}, while all {} CPUs together averaged {} busy. \
+                 The work does not spread over the CPUs: a single-threaded process, or interrupts handled on \
+                 one CPU. More CPUs will not help it; see the per-CPU heat map.",
+                format::num(t.cpu_busy_pct),
+                time_words(&e),
+                busy.len(),
+                avg.map(|s| format::value(s.avg, Unit::Percent))
+                    .unwrap_or_else(|| "–".into())
+            );
+            let sev = ctx.severity(e.share);
+            ctx.push(
+                "cpu_single",
+                per.first().map(|p| p.0.clone()),
+                if sev == Severity::Critical {
+                    Severity::Warning
+                } else {
+                    sev
+                },
+                "One CPU saturated".into(),
+                text,
+                evidence,
+                vec![
+                    th("busiest CPU's busy ≥", t.cpu_busy_pct, "%"),
+                    th("share of the time ≥", t.time_share * 100.0, "%"),
+                ],
+                Some(&e),
+            );
+        }
+    }
+    ctx.check(
+        "cpu_single",
+        "One CPU saturated (work not spread)",
+        evaluated,
+        before,
+    );
+}
+
 fn memory(ctx: &mut Ctx<'_>) {
     let t = ctx.t.clone();
     let before = ctx.findings.len();
@@ -563,7 +673,12 @@ fn memory(ctx: &mut Ctx<'_>) {
             );
         }
     }
-    ctx.check("memory_pressure", "Memory pressure", avail.is_some(), before);
+    ctx.check(
+        "memory_pressure",
+        "Memory pressure",
+        avail.is_some(),
+        before,
+    );
 
     let before = ctx.findings.len();
     let sin = ctx.cols.get(Metric::SwapInPagesPerS).map(<[f64]>::to_vec);
@@ -631,7 +746,11 @@ fn memory(ctx: &mut Ctx<'_>) {
                 evidence,
                 vec![
                     th("swap in + out >", 0.0, "pages/s"),
-                    th("sustained: share of the time ≥", t.swap_time_share * 100.0, "%"),
+                    th(
+                        "sustained: share of the time ≥",
+                        t.swap_time_share * 100.0,
+                        "%",
+                    ),
                 ],
                 Some(&e),
             );
@@ -669,7 +788,11 @@ fn psi(ctx: &mut Ctx<'_>) {
     let mut evaluated = false;
     for (m, full, what) in [
         (Metric::PsiCpuSomePct, None, "CPU"),
-        (Metric::PsiMemorySomePct, Some(Metric::PsiMemoryFullPct), "memory"),
+        (
+            Metric::PsiMemorySomePct,
+            Some(Metric::PsiMemoryFullPct),
+            "memory",
+        ),
         (Metric::PsiIoSomePct, Some(Metric::PsiIoFullPct), "I/O"),
     ] {
         let Some(v) = ctx.cols.get(m).map(<[f64]>::to_vec) else {
@@ -687,12 +810,20 @@ fn psi(ctx: &mut Ctx<'_>) {
             time_words(&e)
         );
         if let Some(s) = ctx.stat(m.name()) {
-            evidence.push(ev(format!("{what} pressure (some), p95"), s.p95, Unit::Percent));
+            evidence.push(ev(
+                format!("{what} pressure (some), p95"),
+                s.p95,
+                Unit::Percent,
+            ));
         }
         if let Some(f) = full.and_then(|f| ctx.stat(f.name()))
             && f.max > 0.0
         {
-            evidence.push(ev(format!("{what} pressure (full), max"), f.max, Unit::Percent));
+            evidence.push(ev(
+                format!("{what} pressure (full), max"),
+                f.max,
+                Unit::Percent,
+            ));
             text.push_str(&format!(
                 " At times all tasks stalled at once (full pressure up to {}).",
                 format::value(f.max, Unit::Percent)
@@ -716,10 +847,13 @@ fn psi(ctx: &mut Ctx<'_>) {
     ctx.check("psi", "Pressure stalls (PSI)", evaluated, before);
 }
 
-/// Weights for a device series' own timestamps.
-fn device_weights(ctx: &Ctx<'_>, ts: &[i64]) -> (Vec<f64>, i64) {
-    let median = if ctx.cols.median_step_ms > 0 {
-        ctx.cols.median_step_ms
+/// Weights for a device series' own timestamps (the rows' when they are the same).
+fn device_weights<'c>(cols: &'c Columns, ts: &[i64]) -> (std::borrow::Cow<'c, [f64]>, i64) {
+    if ts == cols.ts.as_slice() {
+        return (std::borrow::Cow::Borrowed(&cols.weight_s), cols.gap_ms);
+    }
+    let median = if cols.median_step_ms > 0 {
+        cols.median_step_ms
     } else {
         median_step(ts)
     };
@@ -728,24 +862,26 @@ fn device_weights(ctx: &Ctx<'_>, ts: &[i64]) -> (Vec<f64>, i64) {
     } else {
         i64::MAX
     };
-    (weights_from_steps(ts, median, gap), gap)
+    (
+        std::borrow::Cow::Owned(weights_from_steps(ts, median, gap)),
+        gap,
+    )
 }
 
 fn disks(ctx: &mut Ctx<'_>) {
     let t = ctx.t.clone();
     let before = ctx.findings.len();
-    let series = ctx.series;
-    let (shown, _) = devices::disks(series);
+    let devs = ctx.devices;
+    let (shown, _) = devs.disks();
     let evaluated = shown.iter().any(|d| d.get("util_pct").is_some());
     for d in &shown {
         let Some(util) = d.get("util_pct") else {
             continue;
         };
-        let awaits = d.await_ms();
-        let (w, gap) = device_weights(ctx, &util.timestamps_ms);
-        let aw: Option<Vec<f64>> = awaits.as_ref().and_then(|(ts, v)| {
+        let (w, gap) = device_weights(ctx.cols, &util.timestamps_ms);
+        let aw: Option<&[f64]> = d.await_ms().and_then(|(ts, v)| {
             if *ts == util.timestamps_ms {
-                Some(v.clone())
+                Some(v.as_slice())
             } else {
                 None
             }
@@ -762,8 +898,8 @@ fn disks(ctx: &mut Ctx<'_>) {
             let u = util.values[i];
             (!u.is_nan()).then_some(u >= t.disk_util_pct)
         });
-        let await_stats = aw.as_deref().and_then(perfcore::stats::summarize);
-        let util_stats = perfcore::stats::summarize(&util.values);
+        let await_stats = ctx.device_stat("disk", d.name, "await_ms").copied();
+        let util_stats = ctx.device_stat("disk", d.name, "util_pct").copied();
         let mut evidence = Vec::new();
         if let Some(s) = &util_stats {
             evidence.push(ev("%util, p95", s.p95, Unit::Percent));
@@ -867,16 +1003,16 @@ fn disks(ctx: &mut Ctx<'_>) {
 fn nets(ctx: &mut Ctx<'_>) {
     let t = ctx.t.clone();
     let before = ctx.findings.len();
-    let series = ctx.series;
-    let all = devices::devices(series, perfcore::metrics::DeviceKind::Net);
+    let devs = ctx.devices;
+    let all = devs.of(perfcore::metrics::DeviceKind::Net);
     let evaluated = !all.is_empty() || ctx.cols.get(Metric::NetErrorsPerS).is_some();
     let count = |ctx: &Ctx<'_>, d: &Device<'_>, metric: &str| -> f64 {
         d.get(metric)
             .map(|s| {
-                let (w, _) = device_weights(ctx, &s.timestamps_ms);
+                let (w, _) = device_weights(ctx.cols, &s.timestamps_ms);
                 s.values
                     .iter()
-                    .zip(&w)
+                    .zip(w.iter())
                     .filter(|(v, _)| v.is_finite())
                     .map(|(v, w)| v * w)
                     .sum()
@@ -985,21 +1121,15 @@ fn nets(ctx: &mut Ctx<'_>) {
 fn filesystems(ctx: &mut Ctx<'_>) {
     let t = ctx.t.clone();
     let before = ctx.findings.len();
-    let series = ctx.series;
-    let fss = devices::filesystems(series);
+    let devs = ctx.devices;
+    let fss = devs.filesystems();
     let mut evaluated = false;
     for d in &fss {
         let Some(used) = d.get("used_pct") else {
             continue;
         };
         evaluated = true;
-        let Some((i_last, &last)) = used
-            .values
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|(_, v)| v.is_finite())
-        else {
+        let Some(&last) = used.values.iter().rev().find(|v| v.is_finite()) else {
             continue;
         };
         let max = used
@@ -1051,7 +1181,6 @@ fn filesystems(ctx: &mut Ctx<'_>) {
         let inodes_last = d
             .get("inodes_used_pct")
             .and_then(|s| s.values.iter().rev().find(|v| v.is_finite()).copied());
-        let _ = i_last;
         if last >= t.fs_used_pct || fills_soon {
             let sev = if last >= t.fs_critical_pct {
                 Severity::Critical
@@ -1174,7 +1303,10 @@ fn data_quality(ctx: &mut Ctx<'_>) {
     if let Some(n) = q.reset_total()
         && n > 0
     {
-        parts.push(format!("{n} counter reset{}", if n == 1 { "" } else { "s" }));
+        parts.push(format!(
+            "{n} counter reset{}",
+            if n == 1 { "" } else { "s" }
+        ));
         evidence.push(ev("counter resets", n as f64, Unit::Count));
     }
     let dup = q.duplicate_timestamps + q.dropped_samples;
@@ -1193,7 +1325,10 @@ fn data_quality(ctx: &mut Ctx<'_>) {
         sev = Severity::Warning;
     }
     if q.skipped_lines > 0 {
-        parts.push(format!("{} unreadable input lines skipped", q.skipped_lines));
+        parts.push(format!(
+            "{} unreadable input lines skipped",
+            q.skipped_lines
+        ));
         evidence.push(ev("lines skipped", q.skipped_lines as f64, Unit::Count));
     }
     if !parts.is_empty() {
@@ -1228,7 +1363,18 @@ mod tests {
     fn exceed_weights_time_and_finds_the_longest_run() {
         let ts: Vec<i64> = (1..=10).map(|i| i * 1000).collect();
         let w = vec![1.0; 10];
-        let v = [95.0, 95.0, 10.0, 95.0, 95.0, 95.0, f64::NAN, 10.0, 10.0, 10.0];
+        let v = [
+            95.0,
+            95.0,
+            10.0,
+            95.0,
+            95.0,
+            95.0,
+            f64::NAN,
+            10.0,
+            10.0,
+            10.0,
+        ];
         let e = exceed(&ts, &w, 2000, |i| (!v[i].is_nan()).then_some(v[i] >= 90.0));
         assert_eq!(e.total_s, 9.0);
         assert_eq!(e.time_s, 5.0);

@@ -35,23 +35,6 @@ impl Unit {
         }
     }
 
-    /// The unit of a per-device metric, from its name's suffix.
-    pub(crate) fn from_device_metric(name: &str) -> Unit {
-        if name.ends_with("_pct") {
-            Unit::Percent
-        } else if name.ends_with("bytes_per_s") {
-            Unit::BytesPerS
-        } else if name.ends_with("_bytes") {
-            Unit::Bytes
-        } else if name.ends_with("_ms") {
-            Unit::Ms
-        } else if name.ends_with("_per_s") {
-            Unit::PerS
-        } else {
-            Unit::Count
-        }
-    }
-
     /// The unit as written after a number.
     pub(crate) fn symbol(self) -> &'static str {
         match self {
@@ -109,7 +92,10 @@ pub(crate) fn scale_for(unit: Unit, max: f64) -> Scale {
                 label: if k == 0 {
                     what.to_owned()
                 } else {
-                    format!("{} {what}", ["", "thousand", "million", "billion", "trillion"][k])
+                    format!(
+                        "{} {what}",
+                        ["", "thousand", "million", "billion", "trillion"][k]
+                    )
                 },
             }
         }
@@ -193,8 +179,7 @@ pub(crate) fn value(v: f64, unit: Unit) -> String {
             format!("{}{}{u}", num(v / 1000f64.powi(k as i32)), DECIMAL[k])
         }
         Unit::Ms => format!("{} ms", num(v)),
-        Unit::Cpus => format!("{} CPUs", num(v)),
-        Unit::Tasks | Unit::Load | Unit::Count => num(v),
+        Unit::Tasks | Unit::Cpus | Unit::Load | Unit::Count => num(v),
     }
 }
 
@@ -344,7 +329,10 @@ mod tests {
         assert_eq!(num(1.0), "1");
         assert_eq!(num(0.01234), "0.012");
         assert_eq!(value(45.25, Unit::Percent), "45.2%");
-        assert_eq!(value(1.5 * 1024.0 * 1024.0 * 1024.0, Unit::Bytes), "1.5 GiB");
+        assert_eq!(
+            value(1.5 * 1024.0 * 1024.0 * 1024.0, Unit::Bytes),
+            "1.5 GiB"
+        );
         assert_eq!(value(2048.0, Unit::BytesPerS), "2 KiB/s");
         assert_eq!(value(25_000.0, Unit::PerS), "25k/s");
         assert_eq!(value(12.5, Unit::Ms), "12.5 ms");

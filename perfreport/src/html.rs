@@ -104,9 +104,18 @@ fn inline_svg(out: &mut String, svg: &str, id: &str, title: &str) {
 }
 
 fn figure(out: &mut String, f: &Figure, svg: &str, machine: &str) {
-    let _ = write!(out, "<figure id=\"{}-{}\"><div class=\"chart\">", slug(machine), esc(&f.chart.id));
+    let _ = write!(
+        out,
+        "<figure id=\"{}-{}\"><div class=\"chart\">",
+        slug(machine),
+        esc(&f.chart.id)
+    );
     inline_svg(out, svg, &f.chart.id, &f.chart.title);
-    let _ = write!(out, "</div><figcaption>{}</figcaption></figure>\n", esc(&f.caption));
+    let _ = writeln!(
+        out,
+        "</div><figcaption>{}</figcaption></figure>",
+        esc(&f.caption)
+    );
 }
 
 fn stat_cells(out: &mut String, s: &Summary, unit: Unit) {
@@ -115,15 +124,22 @@ fn stat_cells(out: &mut String, s: &Summary, unit: Unit) {
     }
 }
 
-const STAT_HEAD: &str =
-    "<th>min</th><th>avg</th><th>p50</th><th>p90</th><th>p95</th><th>p97.5</th><th>p99</th><th>max</th>";
+const STAT_HEAD: &str = "<th>min</th><th>avg</th><th>p50</th><th>p90</th><th>p95</th><th>p97.5</th><th>p99</th><th>max</th>";
 
 fn group_of(name: &str) -> &'static str {
-    if name.starts_with("cpu_") || name.ends_with("_per_s") && (name.starts_with("context") || name.starts_with("interrupts") || name.starts_with("forks")) {
+    if name.starts_with("cpu_")
+        || name.ends_with("_per_s")
+            && (name.starts_with("context")
+                || name.starts_with("interrupts")
+                || name.starts_with("forks"))
+    {
         "CPU"
     } else if name.starts_with("load") || name.starts_with("procs_") {
         "Load and run queue"
-    } else if name.starts_with("mem_") || name.starts_with("swap_used") || name.starts_with("swap_total") {
+    } else if name.starts_with("mem_")
+        || name.starts_with("swap_used")
+        || name.starts_with("swap_total")
+    {
         "Memory and swap"
     } else if name.starts_with("page_") || name.starts_with("major_") || name.starts_with("swap_") {
         "Paging"
@@ -157,16 +173,24 @@ fn percentile_table(out: &mut String, m: &MachineReport) {
         out.push_str("<p class=\"note\">No metric has any value.</p>\n");
         return;
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<div class=\"table\"><table class=\"percentiles\"><thead><tr><th>metric</th>{STAT_HEAD}<th>samples</th></tr></thead><tbody>\n"
+        "<div class=\"table\"><table class=\"percentiles\"><thead><tr><th>metric</th>{STAT_HEAD}<th>samples</th></tr></thead><tbody>"
     );
     for g in GROUP_ORDER {
-        let rows: Vec<_> = m.metrics.iter().filter(|s| group_of(&s.name) == g).collect();
+        let rows: Vec<_> = m
+            .metrics
+            .iter()
+            .filter(|s| group_of(&s.name) == g)
+            .collect();
         if rows.is_empty() {
             continue;
         }
-        let _ = write!(out, "<tr class=\"group\"><th colspan=\"10\">{}</th></tr>\n", esc(g));
+        let _ = writeln!(
+            out,
+            "<tr class=\"group\"><th colspan=\"10\">{}</th></tr>",
+            esc(g)
+        );
         for s in rows {
             let unit = Unit::from_metric_unit(&s.unit);
             let _ = write!(
@@ -176,7 +200,7 @@ fn percentile_table(out: &mut String, m: &MachineReport) {
                 esc(&s.name)
             );
             stat_cells(out, &s.summary, unit);
-            let _ = write!(out, "<td>{}</td></tr>\n", s.summary.count);
+            let _ = writeln!(out, "<td>{}</td></tr>", s.summary.count);
         }
     }
     out.push_str("</tbody></table></div>\n");
@@ -184,7 +208,10 @@ fn percentile_table(out: &mut String, m: &MachineReport) {
 
 fn finding_html(out: &mut String, f: &Finding, with_machine: bool) {
     let sev = f.severity.as_str();
-    let _ = write!(out, "<article class=\"finding {sev}\"><h4><span class=\"sev\">{sev}</span>");
+    let _ = write!(
+        out,
+        "<article class=\"finding {sev}\"><h4><span class=\"sev\">{sev}</span>"
+    );
     if with_machine {
         let _ = write!(out, "{}: ", esc(&f.machine_id));
     }
@@ -192,7 +219,12 @@ fn finding_html(out: &mut String, f: &Finding, with_machine: bool) {
     if !f.evidence.is_empty() {
         out.push_str("<div class=\"table\"><table><tbody>");
         for e in &f.evidence {
-            let _ = write!(out, "<tr><td>{}</td><td>{}</td></tr>", esc(&e.label), esc(&e.display));
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                esc(&e.label),
+                esc(&e.display)
+            );
         }
         out.push_str("</tbody></table></div>");
     }
@@ -210,7 +242,11 @@ fn finding_html(out: &mut String, f: &Finding, with_machine: bool) {
                 }
             })
             .collect();
-        let _ = write!(out, "<p class=\"thresholds\">Thresholds: {}</p>", esc(&t.join("; ")));
+        let _ = write!(
+            out,
+            "<p class=\"thresholds\">Thresholds: {}</p>",
+            esc(&t.join("; "))
+        );
     }
     out.push_str("</article>\n");
 }
@@ -218,30 +254,44 @@ fn finding_html(out: &mut String, f: &Finding, with_machine: bool) {
 fn findings_html(out: &mut String, m: &MachineReport) {
     let count = |s: Severity| m.findings.iter().filter(|f| f.severity == s).count();
     if m.findings.is_empty() {
-        let checked: Vec<&str> = m.checks.iter().filter(|c| c.evaluated).map(|c| c.title).collect();
-        let _ = write!(
+        let checked: Vec<&str> = m
+            .checks
+            .iter()
+            .filter(|c| c.evaluated)
+            .map(|c| c.title)
+            .collect();
+        let _ = writeln!(
             out,
-            "<p class=\"ok\">Nothing stood out. Checked: {}.</p>\n",
+            "<p class=\"ok\">Nothing stood out. Checked: {}.</p>",
             esc(&checked.join(", "))
         );
     } else {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p>{} critical, {} warning{}, {} for information.</p>\n",
+            "<p>{} critical, {} warning{}, {} for information.</p>",
             count(Severity::Critical),
             count(Severity::Warning),
-            if count(Severity::Warning) == 1 { "" } else { "s" },
+            if count(Severity::Warning) == 1 {
+                ""
+            } else {
+                "s"
+            },
             count(Severity::Info)
         );
         for f in &m.findings {
             finding_html(out, f, false);
         }
     }
-    let not: Vec<&str> = m.checks.iter().filter(|c| !c.evaluated).map(|c| c.title).collect();
+    let not: Vec<&str> = m
+        .checks
+        .iter()
+        .filter(|c| !c.evaluated)
+        .map(|c| c.title)
+        .collect();
     if !not.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<p class=\"note\">Not checked, the data has no series for them: {}.</p>\n",
+            "<p class=\"note\">Not checked, the data has no series for them: {}.</p>",
             esc(&not.join(", "))
         );
     }
@@ -267,7 +317,14 @@ fn facts_html(out: &mut String, m: &MachineReport) {
         rows.push(("Memory", format::bytes(b as f64)));
     }
     if let Some(b) = f.swap_total_bytes {
-        rows.push(("Swap", if b == 0 { "none".into() } else { format::bytes(b as f64) }));
+        rows.push((
+            "Swap",
+            if b == 0 {
+                "none".into()
+            } else {
+                format::bytes(b as f64)
+            },
+        ));
     }
     if let Some(k) = &f.kernel {
         rows.push(("Kernel", k.clone()));
@@ -297,20 +354,67 @@ fn facts_html(out: &mut String, m: &MachineReport) {
 }
 
 fn device_tables(out: &mut String, m: &MachineReport, section: Section) {
+    use crate::machine::DeviceStats;
     let kind = match section {
         Section::Disk => "disk",
         Section::Network => "net",
         Section::Filesystems => "fs",
         _ => return,
     };
-    let devs: Vec<_> = m.devices.iter().filter(|d| d.kind == kind).collect();
+    let g =
+        |d: &DeviceStats, metric: &str, stat: &str| d.metrics.get(metric).and_then(|s| s.get(stat));
+    let last = |d: &DeviceStats, metric: &str| d.last.get(metric).copied();
+    let cell = |v: Option<f64>, unit: Unit| {
+        esc(&v
+            .map(|v| format::value(v, unit))
+            .unwrap_or_else(|| "–".into()))
+    };
+    // Devices that did something; the idle ones are named in the section's note.
+    let mut devs: Vec<&DeviceStats> = m
+        .devices
+        .iter()
+        .filter(|d| d.kind == kind)
+        .filter(|d| match kind {
+            "disk" => g(d, "iops", "max").unwrap_or(0.0) > 0.0,
+            "net" => {
+                d.device != "lo"
+                    && (g(d, "rx_packets_per_s", "max").unwrap_or(0.0)
+                        + g(d, "tx_packets_per_s", "max").unwrap_or(0.0))
+                        > 0.0
+            }
+            _ => true,
+        })
+        .collect();
     if devs.is_empty() {
         return;
     }
-    let g = |d: &crate::machine::DeviceStats, metric: &str, stat: &str| {
-        d.metrics.get(metric).and_then(|s| s.get(stat))
-    };
-    let cell = |v: Option<f64>, unit: Unit| esc(&v.map(|v| format::value(v, unit)).unwrap_or_else(|| "–".into()));
+    match kind {
+        "disk" => devs.sort_by(|a, b| {
+            (a.role == "partition")
+                .cmp(&(b.role == "partition"))
+                .then(
+                    g(b, "util_pct", "avg")
+                        .unwrap_or(0.0)
+                        .total_cmp(&g(a, "util_pct", "avg").unwrap_or(0.0)),
+                )
+                .then(a.device.cmp(&b.device))
+        }),
+        "net" => devs.sort_by(|a, b| {
+            let t = |d: &DeviceStats| {
+                g(d, "rx_bytes_per_s", "avg").unwrap_or(0.0)
+                    + g(d, "tx_bytes_per_s", "avg").unwrap_or(0.0)
+            };
+            (a.role != "interface")
+                .cmp(&(b.role != "interface"))
+                .then(t(b).total_cmp(&t(a)))
+        }),
+        _ => devs.sort_by(|a, b| {
+            last(b, "used_pct")
+                .unwrap_or(f64::NEG_INFINITY)
+                .total_cmp(&last(a, "used_pct").unwrap_or(f64::NEG_INFINITY))
+                .then(a.device.cmp(&b.device))
+        }),
+    }
     out.push_str("<div class=\"table\"><table><thead><tr>");
     match kind {
         "disk" => {
@@ -334,11 +438,14 @@ fn device_tables(out: &mut String, m: &MachineReport, section: Section) {
             }
         }
         "net" => {
-            out.push_str("<th>interface</th><th>kind</th><th>received avg</th><th>received p95</th><th>sent avg</th><th>sent p95</th><th>packets in p95</th><th>packets out p95</th><th>errors max</th><th>drops max</th></tr></thead><tbody>");
+            out.push_str("<th>interface</th><th>kind</th><th>received avg</th><th>received p95</th><th>sent avg</th><th>sent p95</th><th>packets in p95</th><th>packets out p95</th><th>errors, most per s</th><th>drops, most per s</th></tr></thead><tbody>");
             for d in devs {
-                let err = [g(d, "rx_errs_per_s", "max"), g(d, "tx_errs_per_s", "max")];
-                let drop = [g(d, "rx_drop_per_s", "max"), g(d, "tx_drop_per_s", "max")];
-                let sum = |v: [Option<f64>; 2]| v.iter().flatten().copied().reduce(f64::max);
+                let most = |a: &str, b: &str| {
+                    [g(d, a, "max"), g(d, b, "max")]
+                        .into_iter()
+                        .flatten()
+                        .reduce(f64::max)
+                };
                 let _ = write!(
                     out,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -350,36 +457,28 @@ fn device_tables(out: &mut String, m: &MachineReport, section: Section) {
                     cell(g(d, "tx_bytes_per_s", "p95"), Unit::BytesPerS),
                     cell(g(d, "rx_packets_per_s", "p95"), Unit::PerS),
                     cell(g(d, "tx_packets_per_s", "p95"), Unit::PerS),
-                    cell(sum(err), Unit::PerS),
-                    cell(sum(drop), Unit::PerS),
+                    cell(most("rx_errs_per_s", "tx_errs_per_s"), Unit::PerS),
+                    cell(most("rx_drop_per_s", "tx_drop_per_s"), Unit::PerS),
                 );
             }
         }
         _ => {
-            out.push_str("<th>mount</th><th>size</th><th>used at the end</th><th>used %, end</th><th>used %, max</th><th>inodes used %</th></tr></thead><tbody>");
+            out.push_str("<th>mount</th><th>size</th><th>used at the end</th><th>used %, end</th><th>used %, max</th><th>inodes used %, end</th></tr></thead><tbody>");
             for d in devs {
                 let _ = write!(
                     out,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     esc(&d.device),
-                    cell(g(d, "size_bytes", "max"), Unit::Bytes),
-                    cell(g(d, "used_bytes", "max"), Unit::Bytes),
-                    cell(g(d, "used_pct", "p100").and(last_of(m, d)), Unit::Percent),
+                    cell(last(d, "size_bytes"), Unit::Bytes),
+                    cell(last(d, "used_bytes"), Unit::Bytes),
+                    cell(last(d, "used_pct"), Unit::Percent),
                     cell(g(d, "used_pct", "max"), Unit::Percent),
-                    cell(g(d, "inodes_used_pct", "max"), Unit::Percent),
+                    cell(last(d, "inodes_used_pct"), Unit::Percent),
                 );
             }
         }
     }
     out.push_str("</tbody></table></div>\n");
-}
-
-/// The last used % of a filesystem, from its findings' source (the figures' bars).
-fn last_of(m: &MachineReport, d: &crate::machine::DeviceStats) -> Option<f64> {
-    m.figures.iter().find_map(|f| match &f.chart.body {
-        crate::chart::Body::Bars(b) => b.bars.iter().find(|b| b.label == d.device).map(|b| b.value),
-        _ => None,
-    })
 }
 
 fn quality_html(out: &mut String, m: &MachineReport) {
@@ -389,7 +488,12 @@ fn quality_html(out: &mut String, m: &MachineReport) {
     }
     out.push_str("<div class=\"table\"><table><tbody>");
     let mut row = |k: &str, v: String| {
-        let _ = write!(out, "<tr><td>{}</td><td class=\"text\">{}</td></tr>", esc(k), esc(&v));
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td class=\"text\">{}</td></tr>",
+            esc(k),
+            esc(&v)
+        );
     };
     row("Intervals", q.intervals.to_string());
     if let Some(i) = q.median_interval_s {
@@ -409,14 +513,24 @@ fn quality_html(out: &mut String, m: &MachineReport) {
         },
     );
     row("Duplicate timestamps", q.duplicate_timestamps.to_string());
-    row("Rows out of order in the input", q.out_of_order_rows.to_string());
-    row("Samples dropped (time did not increase)", q.dropped_samples.to_string());
+    row(
+        "Rows out of order in the input",
+        q.out_of_order_rows.to_string(),
+    );
+    row(
+        "Samples dropped (time did not increase)",
+        q.dropped_samples.to_string(),
+    );
     row(
         "Reboots",
         if q.reboots_ms.is_empty() {
             "none seen".into()
         } else {
-            q.reboots_ms.iter().map(|t| format::time_utc(*t)).collect::<Vec<_>>().join(", ")
+            q.reboots_ms
+                .iter()
+                .map(|t| format::time_utc(*t))
+                .collect::<Vec<_>>()
+                .join(", ")
         },
     );
     row(
@@ -426,7 +540,14 @@ fn quality_html(out: &mut String, m: &MachineReport) {
             Some(r) if r.is_empty() => "none".into(),
             Some(r) => r
                 .iter()
-                .map(|c| format!("{} ×{} (first {})", c.counter, c.count, format::time_utc(c.first_ms)))
+                .map(|c| {
+                    format!(
+                        "{} ×{} (first {})",
+                        c.counter,
+                        c.count,
+                        format::time_utc(c.first_ms)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         },
@@ -484,13 +605,28 @@ fn quality_html(out: &mut String, m: &MachineReport) {
 
 fn machine_html(out: &mut String, m: &MachineReport) {
     let id = slug(&m.machine_id);
-    let _ = write!(out, "<section class=\"machine\" id=\"m-{id}\"><h2>{}</h2>\n", esc(&m.machine_id));
+    let _ = writeln!(
+        out,
+        "<section class=\"machine\" id=\"m-{id}\"><h2>{}</h2>",
+        esc(&m.machine_id)
+    );
     facts_html(out, m);
-    let _ = write!(out, "<h3 id=\"{id}-findings\">Findings</h3>\n");
+    let _ = writeln!(out, "<h3 id=\"{id}-findings\">Findings</h3>");
     findings_html(out, m);
     for s in Section::ALL {
-        let figs: Vec<(usize, &Figure)> = m.figures.iter().enumerate().filter(|(_, f)| f.section == s).collect();
-        let notes: Vec<&String> = m.notes.per_section.iter().filter(|(x, _)| *x == s).map(|(_, t)| t).collect();
+        let figs: Vec<(usize, &Figure)> = m
+            .figures
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.section == s)
+            .collect();
+        let notes: Vec<&String> = m
+            .notes
+            .per_section
+            .iter()
+            .filter(|(x, _)| *x == s)
+            .map(|(_, t)| t)
+            .collect();
         let has_devices = matches!(s, Section::Disk | Section::Network | Section::Filesystems)
             && m.devices.iter().any(|d| {
                 d.kind
@@ -503,22 +639,32 @@ fn machine_html(out: &mut String, m: &MachineReport) {
         if figs.is_empty() && !has_devices {
             continue;
         }
-        let _ = write!(out, "<h3 id=\"{id}-{}\">{}</h3>\n", s.anchor(), esc(s.title()));
+        let _ = writeln!(
+            out,
+            "<h3 id=\"{id}-{}\">{}</h3>",
+            s.anchor(),
+            esc(s.title())
+        );
         for n in notes {
-            let _ = write!(out, "<p class=\"note\">{}</p>\n", esc(n));
+            let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(n));
         }
         for (i, f) in figs {
-            figure(out, f, m.svgs.get(i).map(String::as_str).unwrap_or(""), &m.machine_id);
+            figure(
+                out,
+                f,
+                m.svgs.get(i).map(String::as_str).unwrap_or(""),
+                &m.machine_id,
+            );
         }
         device_tables(out, m, s);
     }
-    let _ = write!(out, "<h3 id=\"{id}-percentiles\">Percentiles</h3>\n");
+    let _ = writeln!(out, "<h3 id=\"{id}-percentiles\">Percentiles</h3>");
     out.push_str(
         "<p class=\"note\">Every statistic uses every sample (p50 … p99: type 7 percentiles, as R and numpy compute them). \
          Hover a metric for what it is.</p>\n",
     );
     percentile_table(out, m);
-    let _ = write!(out, "<h3 id=\"{id}-quality\">Data quality</h3>\n");
+    let _ = writeln!(out, "<h3 id=\"{id}-quality\">Data quality</h3>");
     quality_html(out, m);
     out.push_str("</section>\n");
 }
@@ -567,8 +713,16 @@ pub(crate) fn render(report: &Report) -> String {
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     // Nothing may load from anywhere: no script, no font, no image but inline data.
     out.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n");
-    let _ = write!(out, "<meta name=\"generator\" content=\"perfreport {VERSION}\">\n<title>{}</title>\n", esc(&title));
-    let _ = write!(out, "<style>{CSS}</style></head><body>\n<header class=\"top\"><h1>{}</h1>\n", esc(&title));
+    let _ = writeln!(
+        out,
+        "<meta name=\"generator\" content=\"perfreport {VERSION}\">\n<title>{}</title>",
+        esc(&title)
+    );
+    let _ = writeln!(
+        out,
+        "<style>{CSS}</style></head><body>\n<header class=\"top\"><h1>{}</h1>",
+        esc(&title)
+    );
     let range = match (
         report.machines.iter().filter_map(|m| m.start_ms).min(),
         report.machines.iter().filter_map(|m| m.end_ms).max(),
@@ -576,9 +730,9 @@ pub(crate) fn render(report: &Report) -> String {
         (Some(a), Some(b)) => format::range_utc(a, b),
         _ => "no intervals".into(),
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<p class=\"sub\">{} machine{} · {}{} · perfreport {VERSION}</p>\n",
+        "<p class=\"sub\">{} machine{} · {}{} · perfreport {VERSION}</p>",
         report.machines.len(),
         if report.machines.len() == 1 { "" } else { "s" },
         esc(&range),
@@ -594,14 +748,30 @@ pub(crate) fn render(report: &Report) -> String {
     }
     for m in &report.machines {
         let id = slug(&m.machine_id);
-        let _ = write!(out, "<li class=\"m\"><a href=\"#m-{id}\">{}</a></li>", esc(&m.machine_id));
-        let _ = write!(out, "<li><a href=\"#{id}-findings\">Findings ({})</a></li>", m.findings.len());
+        let _ = write!(
+            out,
+            "<li class=\"m\"><a href=\"#m-{id}\">{}</a></li>",
+            esc(&m.machine_id)
+        );
+        let _ = write!(
+            out,
+            "<li><a href=\"#{id}-findings\">Findings ({})</a></li>",
+            m.findings.len()
+        );
         for s in Section::ALL {
             if m.figures.iter().any(|f| f.section == s) {
-                let _ = write!(out, "<li><a href=\"#{id}-{}\">{}</a></li>", s.anchor(), esc(s.title()));
+                let _ = write!(
+                    out,
+                    "<li><a href=\"#{id}-{}\">{}</a></li>",
+                    s.anchor(),
+                    esc(s.title())
+                );
             }
         }
-        let _ = write!(out, "<li><a href=\"#{id}-percentiles\">Percentiles</a></li><li><a href=\"#{id}-quality\">Data quality</a></li>");
+        let _ = write!(
+            out,
+            "<li><a href=\"#{id}-percentiles\">Percentiles</a></li><li><a href=\"#{id}-quality\">Data quality</a></li>"
+        );
     }
     out.push_str("</ul></nav></header>\n<main>\n");
     if let Some(c) = &report.comparison {

@@ -284,6 +284,10 @@ mod tests {
         assert_eq!(m.events.reboots, vec![130_000]);
         assert_eq!(m.events.counter_resets, Some(vec![]));
         assert_eq!(m.facts.cpu_count, Some(1));
-        assert!(m.devices.iter().any(|d| d.device == "0" && d.metric == "idle_pct"));
+        assert!(
+            m.devices
+                .iter()
+                .any(|d| d.device == "0" && d.metric == "idle_pct")
+        );
     }
 }

@@ -144,7 +144,10 @@ impl Report {
 
     /// Every finding of every machine, most serious first within each machine.
     pub fn findings(&self) -> Vec<&Finding> {
-        self.machines.iter().flat_map(|m| m.findings.iter()).collect()
+        self.machines
+            .iter()
+            .flat_map(|m| m.findings.iter())
+            .collect()
     }
 
     /// The page title.
@@ -152,7 +155,11 @@ impl Report {
         match &self.options.title {
             Some(t) => t.clone(),
             None => {
-                let ids: Vec<&str> = self.machines.iter().map(|m| m.machine_id.as_str()).collect();
+                let ids: Vec<&str> = self
+                    .machines
+                    .iter()
+                    .map(|m| m.machine_id.as_str())
+                    .collect();
                 let shown = if ids.len() > 4 {
                     format!("{} and {} more", ids[..3].join(", "), ids.len() - 3)
                 } else {

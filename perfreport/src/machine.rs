@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::chart::render;
 use crate::columns::Columns;
-use crate::devices;
+use crate::devices::Devices;
 use crate::error::{Error, Result};
 use crate::figures::{self, Figure, Notes};
 use crate::findings::{self, Check, Finding, Thresholds};
@@ -32,6 +32,8 @@ pub struct MetricStats {
     pub derived: bool,
     /// min, max, avg, stddev and percentiles (p50 … p100), NaN left out.
     pub summary: Summary,
+    /// The last value (the portal's `current`).
+    pub last: Option<f64>,
 }
 
 /// Statistics of every metric of one device.
@@ -46,6 +48,8 @@ pub struct DeviceStats {
     pub role: String,
     /// Per metric (derived ones too: `iops`, `await_ms`, `busy_pct`).
     pub metrics: BTreeMap<String, Summary>,
+    /// The last value of each metric.
+    pub last: BTreeMap<String, f64>,
 }
 
 /// Everything the report says about one machine.
@@ -100,6 +104,29 @@ impl MachineReport {
     }
 }
 
+/// perfcore's summary, without its full passes when every value is the same
+/// (idle devices and zero counters: most series of a quiet machine). The result
+/// is identical: for n equal values `summarize` gives that value as min, max,
+/// mean and every percentile, and a standard deviation of 0.
+pub(crate) fn summary(v: &[f64]) -> Option<Summary> {
+    let mut first: Option<u64> = None;
+    let mut count = 0u64;
+    for x in v {
+        if x.is_nan() {
+            continue;
+        }
+        count += 1;
+        match first {
+            None => first = Some(x.to_bits()),
+            Some(b) if b != x.to_bits() => return summarize(v),
+            Some(_) => {}
+        }
+    }
+    let mut s = summarize(&[f64::from_bits(first?)])?;
+    s.count = count;
+    Some(s)
+}
+
 /// Summaries of many series, on all cores when the work is large.
 pub(crate) fn summarize_all(jobs: &[&[f64]]) -> Vec<Option<Summary>> {
     let total: usize = jobs.iter().map(|j| j.len()).sum();
@@ -109,7 +136,7 @@ pub(crate) fn summarize_all(jobs: &[&[f64]]) -> Vec<Option<Summary>> {
         .min(8)
         .min(jobs.len());
     if threads <= 1 || total < 200_000 {
-        return jobs.iter().map(|j| summarize(j)).collect();
+        return jobs.iter().map(|j| summary(j)).collect();
     }
     let next = AtomicUsize::new(0);
     let parts: Vec<Vec<(usize, Option<Summary>)>> = std::thread::scope(|s| {
@@ -120,7 +147,7 @@ pub(crate) fn summarize_all(jobs: &[&[f64]]) -> Vec<Option<Summary>> {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(job) = jobs.get(i) else { break };
-                        out.push((i, summarize(job)));
+                        out.push((i, summary(job)));
                     }
                     out
                 })
@@ -137,7 +164,7 @@ pub(crate) fn summarize_all(jobs: &[&[f64]]) -> Vec<Option<Summary>> {
     }
     res.into_iter()
         .zip(jobs)
-        .map(|(r, j)| r.unwrap_or_else(|| summarize(j)))
+        .map(|(r, j)| r.unwrap_or_else(|| summary(j)))
         .collect()
 }
 
@@ -226,57 +253,82 @@ pub(crate) fn analyse(
     }
     for &m in Metric::ALL {
         if let Some(v) = cols.get(m) {
-            names.push((m.name().into(), m.unit().into(), m.description().into(), false));
+            names.push((
+                m.name().into(),
+                m.unit().into(),
+                m.description().into(),
+                false,
+            ));
             jobs.push(v);
         }
     }
     let n_metric_jobs = jobs.len();
 
-    // Derived device series (IOPS and await of disks, busy of CPUs).
-    let mut derived: Vec<(usize, &'static str, Vec<f64>)> = Vec::new();
-    let mut dev_list: Vec<devices::Device<'_>> = Vec::new();
-    for kind in [DeviceKind::Cpu, DeviceKind::Disk, DeviceKind::Net, DeviceKind::Fs] {
-        let list = if kind == DeviceKind::Cpu {
-            devices::cpus(series)
-        } else {
-            devices::devices(series, kind)
-        };
-        dev_list.extend(list);
-    }
-    for (i, d) in dev_list.iter().enumerate() {
+    // Device series: every metric of disks, interfaces and filesystems, and the
+    // derived IOPS and await of disks; of CPUs only their busy share (the
+    // per-CPU components add nothing the machine's own columns lack, and would
+    // be hundreds of series on a big machine).
+    let devs = Devices::new(series);
+    parallel_map(&devs.all, |d| {
         match d.kind {
             DeviceKind::Disk => {
-                if let Some((_, v)) = d.iops() {
-                    derived.push((i, "iops", v));
-                }
-                if let Some((_, v)) = d.await_ms() {
-                    derived.push((i, "await_ms", v));
-                }
+                d.iops();
+                d.await_ms();
             }
             DeviceKind::Cpu => {
-                if let Some((_, v)) = d.cpu_busy() {
-                    derived.push((i, "busy_pct", v));
-                }
+                d.cpu_busy();
             }
             _ => {}
-        }
-    }
+        };
+    });
     let mut dev_jobs: Vec<(usize, String)> = Vec::new();
-    for (i, d) in dev_list.iter().enumerate() {
-        for s in &d.series {
-            dev_jobs.push((i, s.metric.clone()));
-            jobs.push(&s.values);
+    for (i, d) in devs.all.iter().enumerate() {
+        if d.kind != DeviceKind::Cpu {
+            for s in &d.series {
+                dev_jobs.push((i, s.metric.clone()));
+                jobs.push(&s.values);
+            }
+        }
+        for (name, derived) in [
+            ("iops", d.iops()),
+            ("await_ms", d.await_ms()),
+            ("busy_pct", d.cpu_busy()),
+        ] {
+            let wanted = match d.kind {
+                DeviceKind::Disk => name != "busy_pct",
+                DeviceKind::Cpu => name == "busy_pct",
+                _ => false,
+            };
+            if let (true, Some((_, v))) = (wanted, derived) {
+                dev_jobs.push((i, name.to_owned()));
+                jobs.push(v);
+            }
         }
     }
-    for (i, name, v) in &derived {
-        dev_jobs.push((*i, (*name).to_owned()));
-        jobs.push(v);
-    }
-    let summaries = summarize_all(&jobs);
+    // Charts and the quality pass need no statistics: they run beside them.
+    let fig_ctx = figures::Ctx::new(&devs, &cols, width, max_devices, facts.cpu_count);
+    let (summaries, quality, drawn) = std::thread::scope(|s| {
+        let drawn = s.spawn(|| {
+            let (figures, notes) = figures::build(&fig_ctx);
+            render_all(&figures).map(|svgs| (figures, notes, svgs))
+        });
+        let quality = s.spawn(|| quality::assess(series, &cols));
+        let summaries = summarize_all(&jobs);
+        let quality = quality
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let drawn = drawn
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (summaries, quality, drawn)
+    });
+    let (figures, notes, svgs) = drawn?;
 
     let mut metrics = Vec::new();
     let mut stats: HashMap<String, Summary> = HashMap::new();
-    for ((name, unit, description, derived), s) in names.into_iter().zip(&summaries) {
+    for (((name, unit, description, derived), s), job) in
+        names.into_iter().zip(&summaries).zip(&jobs)
+    {
         if let Some(s) = s {
             stats.insert(name.clone(), *s);
             metrics.push(MetricStats {
@@ -285,27 +337,38 @@ pub(crate) fn analyse(
                 description,
                 derived,
                 summary: *s,
+                last: last_finite(job),
             });
         }
     }
-    let mut dev_stats: Vec<DeviceStats> = dev_list
+    let mut dev_stats: Vec<DeviceStats> = devs
+        .all
         .iter()
         .map(|d| DeviceStats {
             kind: d.kind.as_str().to_owned(),
             device: d.name.to_owned(),
             role: d.role().to_owned(),
             metrics: BTreeMap::new(),
+            last: BTreeMap::new(),
         })
         .collect();
-    for ((i, metric), s) in dev_jobs.into_iter().zip(&summaries[n_metric_jobs..]) {
+    for (((i, metric), s), job) in dev_jobs
+        .into_iter()
+        .zip(&summaries[n_metric_jobs..])
+        .zip(&jobs[n_metric_jobs..])
+    {
         if let (Some(s), Some(d)) = (s, dev_stats.get_mut(i)) {
+            if let Some(l) = last_finite(job) {
+                d.last.insert(metric.clone(), l);
+            }
             d.metrics.insert(metric, *s);
         }
     }
 
-    let quality = quality::assess(series, &cols);
     let mut fctx = findings::Ctx {
         series,
+        devices: &devs,
+        device_stats: &dev_stats,
         cols: &cols,
         stats: &stats,
         quality: &quality,
@@ -316,10 +379,6 @@ pub(crate) fn analyse(
     };
     findings::evaluate(&mut fctx);
     let (found, checks) = (fctx.findings, fctx.checks);
-
-    let fig_ctx = figures::Ctx::new(series, &cols, width, max_devices, facts.cpu_count);
-    let (figures, notes) = figures::build(&fig_ctx);
-    let svgs = render_all(&figures)?;
 
     let report = MachineReport {
         machine_id: series.machine_id.clone(),
@@ -342,6 +401,10 @@ pub(crate) fn analyse(
     Ok(Analysed { report, cols })
 }
 
+fn last_finite(v: &[f64]) -> Option<f64> {
+    v.iter().rev().find(|x| x.is_finite()).copied()
+}
+
 pub(crate) fn render_all(figures: &[Figure]) -> Result<Vec<String>> {
     parallel_map(figures, |f| {
         render::svg(&f.chart).map_err(|message| Error::Chart {
@@ -351,4 +414,27 @@ pub(crate) fn render_all(figures: &[Figure]) -> Result<Vec<String>> {
     })
     .into_iter()
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_fast_path_equals_perfcore() {
+        for v in [
+            vec![0.0; 10_000],
+            vec![42.5; 3],
+            vec![f64::NAN, 7.0, f64::NAN, 7.0],
+            vec![1.0],
+        ] {
+            assert_eq!(summary(&v), summarize(&v), "{v:?}");
+        }
+        assert_eq!(summary(&[]), None);
+        assert_eq!(summary(&[f64::NAN]), None);
+        let mixed = [0.0, -0.0, 0.0];
+        assert_eq!(summary(&mixed), summarize(&mixed));
+        let varied: Vec<f64> = (0..5000).map(f64::from).collect();
+        assert_eq!(summary(&varied), summarize(&varied));
+    }
 }

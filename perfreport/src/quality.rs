@@ -128,7 +128,22 @@ struct Checker {
 }
 
 impl Checker {
-    fn check(&mut self, series: &str, rule: &str, ts: &[i64], values: &[f64], bad: impl Fn(f64) -> bool) {
+    fn check(
+        &mut self,
+        series: &str,
+        rule: &str,
+        ts: &[i64],
+        values: &[f64],
+        bad: impl Fn(f64) -> bool,
+    ) {
+        // A branch-free count first (it vectorises); the detailed pass only when needed.
+        let n_bad: usize = values
+            .iter()
+            .map(|&v| usize::from(bad(v) & !v.is_nan()))
+            .sum();
+        if n_bad == 0 {
+            return;
+        }
         let mut hit: Option<OutOfRange> = None;
         for (i, &v) in values.iter().enumerate() {
             if v.is_nan() || !bad(v) {
@@ -197,7 +212,11 @@ pub(crate) fn assess(series: &MachineSeries, cols: &Columns) -> Quality {
             });
         }
     }
-    gaps.sort_by(|a, b| b.length_s.total_cmp(&a.length_s).then(a.from_ms.cmp(&b.from_ms)));
+    gaps.sort_by(|a, b| {
+        b.length_s
+            .total_cmp(&a.length_s)
+            .then(a.from_ms.cmp(&b.from_ms))
+    });
     gaps.truncate(LIST_LIMIT);
     q.gaps = gaps;
 
@@ -283,7 +302,13 @@ pub(crate) fn assess(series: &MachineSeries, cols: &Columns) -> Quality {
     for d in &series.devices {
         let name = format!("{} {} {}", d.kind.as_str(), d.device, d.metric);
         if d.metric.ends_with("_pct") {
-            ck.check(&name, "0 ≤ value ≤ 100", &d.timestamps_ms, &d.values, pct_bad);
+            ck.check(
+                &name,
+                "0 ≤ value ≤ 100",
+                &d.timestamps_ms,
+                &d.values,
+                pct_bad,
+            );
         } else {
             ck.check(&name, "value ≥ 0", &d.timestamps_ms, &d.values, neg_bad);
         }
@@ -300,7 +325,14 @@ mod tests {
     #[test]
     fn gaps_duplicates_and_out_of_range() {
         let mut m = MachineSeries::new("m");
-        for (t, user) in [(0, 10.0), (5, 20.0), (10, 130.0), (10, 10.0), (15, -1.0), (60, 5.0)] {
+        for (t, user) in [
+            (0, 10.0),
+            (5, 20.0),
+            (10, 130.0),
+            (10, 10.0),
+            (15, -1.0),
+            (60, 5.0),
+        ] {
             let mut r = IntervalRow::new(t * 1000, 5.0);
             r.set(Metric::CpuUserPct, Some(user));
             m.rows.push(r);
@@ -319,7 +351,10 @@ mod tests {
         assert_eq!(q.counter_resets, None);
         assert_eq!(q.out_of_range.len(), 1);
         let o = &q.out_of_range[0];
-        assert_eq!((o.series.as_str(), o.count, o.min, o.max), ("cpu_user_pct", 2, -1.0, 130.0));
+        assert_eq!(
+            (o.series.as_str(), o.count, o.min, o.max),
+            ("cpu_user_pct", 2, -1.0, 130.0)
+        );
         assert_eq!(o.first_ms, 10_000);
         assert!(!q.is_clean());
     }

@@ -63,8 +63,11 @@ impl MachineSeries {
         {
             Some(i) => i,
             None => {
-                self.devices
-                    .push(DeviceSeries::new(kind, device.to_owned(), metric.to_owned()));
+                self.devices.push(DeviceSeries::new(
+                    kind,
+                    device.to_owned(),
+                    metric.to_owned(),
+                ));
                 self.devices.len() - 1
             }
         };

@@ -146,7 +146,10 @@ mod tests {
 
     #[test]
     fn nice_values() {
-        assert_eq!(value_ticks(97.0, 5), (100.0, vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]));
+        assert_eq!(
+            value_ticks(97.0, 5),
+            (100.0, vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0])
+        );
         assert_eq!(value_ticks(0.0, 5).0, 1.0);
         assert_eq!(nice_step(7.3, 5), 2.0);
         assert_eq!(nice_step(11.0, 5), 2.5);
@@ -164,7 +167,11 @@ mod tests {
         let ticks = time_ticks(t0, t1, 8, false);
         assert_eq!(ticks[0].1, "05:04");
         assert_eq!(ticks[1].1, "05:06");
-        assert!(ticks.iter().all(|(t, _)| t % (2 * MIN) == 0 && *t >= t0 && *t <= t1));
+        assert!(
+            ticks
+                .iter()
+                .all(|(t, _)| t % (2 * MIN) == 0 && *t >= t0 && *t <= t1)
+        );
         assert_eq!(time_caption(t0, t1, false), "Time (UTC) on 2026-01-10");
         // 11.5 days: ticks on day boundaries, labelled by date.
         let ticks = time_ticks(t0, t0 + 1_000_000 * SEC, 9, false);

@@ -10,7 +10,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::axis::{self, time_caption, time_ticks, value_label, value_ticks};
+use super::axis::{time_caption, time_ticks, value_label, value_ticks};
 use super::palette::{self, heat_color, heat_level};
 use super::{Bar, BarPlot, Body, Chart, HeatPlot, RadarPlot, Rgb, TimePlot};
 use crate::format::{self, scale_for};
@@ -33,9 +33,8 @@ type R = Result<(), String>;
 
 fn ensure_font() -> R {
     static DONE: OnceLock<bool> = OnceLock::new();
-    let ok = *DONE.get_or_init(|| {
-        plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok()
-    });
+    let ok = *DONE
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
     if ok {
         Ok(())
     } else {
@@ -48,7 +47,8 @@ pub(crate) fn svg(chart: &Chart) -> Result<String, String> {
     ensure_font()?;
     let mut buf = String::with_capacity(32 * 1024);
     {
-        let root = SVGBackend::with_string(&mut buf, (chart.width, chart.height)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut buf, (chart.width, chart.height)).into_drawing_area();
         draw(&root, chart)?;
         root.present().map_err(|e| e.to_string())?;
     }
@@ -61,7 +61,8 @@ pub(crate) fn rgb(chart: &Chart) -> Result<Vec<u8>, String> {
     let (w, h) = (chart.width as usize, chart.height as usize);
     let mut px = vec![255u8; w * h * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut px, (chart.width, chart.height)).into_drawing_area();
+        let root =
+            BitMapBackend::with_buffer(&mut px, (chart.width, chart.height)).into_drawing_area();
         draw(&root, chart)?;
         root.present().map_err(|e| e.to_string())?;
     }
@@ -127,7 +128,10 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
 
     fn rect(&self, a: (i32, i32), b: (i32, i32), color: Rgb, alpha: f64) -> R {
         self.area
-            .draw(&Rectangle::new([a, b], rgb_color(color).mix(alpha).filled()))
+            .draw(&Rectangle::new(
+                [a, b],
+                rgb_color(color).mix(alpha).filled(),
+            ))
             .map_err(|e| e.to_string())
     }
 
@@ -168,7 +172,11 @@ enum Swatch {
 }
 
 /// Lays out legend entries in rows under the title; returns the y below them.
-fn legend<DB: DrawingBackend>(c: &Canvas<'_, DB>, width: i32, items: &[(Swatch, String)]) -> Result<i32, String> {
+fn legend<DB: DrawingBackend>(
+    c: &Canvas<'_, DB>,
+    width: i32,
+    items: &[(Swatch, String)],
+) -> Result<i32, String> {
     let mut x = PAD;
     let mut y = 46;
     let row_h = 24;
@@ -221,7 +229,12 @@ fn runs(x: &[i64], y: &[f64], map: &dyn Fn(i64, f64) -> (i32, i32)) -> Vec<Vec<(
 }
 
 /// Polygons between two curves, split where either is NaN.
-fn bands(x: &[i64], lo: &[f64], hi: &[f64], map: &dyn Fn(i64, f64) -> (i32, i32)) -> Vec<Vec<(i32, i32)>> {
+fn bands(
+    x: &[i64],
+    lo: &[f64],
+    hi: &[f64],
+    map: &dyn Fn(i64, f64) -> (i32, i32),
+) -> Vec<Vec<(i32, i32)>> {
     let mut out = Vec::new();
     let mut top: Vec<(i32, i32)> = Vec::new();
     let mut bottom: Vec<(i32, i32)> = Vec::new();
@@ -234,14 +247,14 @@ fn bands(x: &[i64], lo: &[f64], hi: &[f64], map: &dyn Fn(i64, f64) -> (i32, i32)
         top.clear();
         bottom.clear();
     };
-    for i in 0..x.len() {
+    for (i, &xi) in x.iter().enumerate() {
         let (l, h) = (
             lo.get(i).copied().unwrap_or(f64::NAN),
             hi.get(i).copied().unwrap_or(f64::NAN),
         );
         if l.is_finite() && h.is_finite() {
-            top.push(map(x[i], h));
-            bottom.push(map(x[i], l));
+            top.push(map(xi, h));
+            bottom.push(map(xi, l));
         } else {
             flush(&mut top, &mut bottom);
         }
@@ -298,15 +311,23 @@ fn time_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &TimePlot
     let scale = scale_for(p.unit, up.max(down));
     let (top, ticks) = match p.y_max_fixed {
         Some(m) => value_ticks(m / scale.div, 5),
-        None => value_ticks(up.max(down) / scale.div, if p.mirrored.is_some() { 3 } else { 5 }),
+        None => value_ticks(
+            up.max(down) / scale.div,
+            if p.mirrored.is_some() { 3 } else { 5 },
+        ),
     };
     let step = ticks.get(1).copied().unwrap_or(top);
     let top_raw = top * scale.div;
     let mirrored = p.mirrored.is_some();
-    let (ymin, ymax) = if mirrored { (-top_raw, top_raw) } else { (0.0, top_raw) };
+    let (ymin, ymax) = if mirrored {
+        (-top_raw, top_raw)
+    } else {
+        (0.0, top_raw)
+    };
 
     // Plot area.
-    let mut tick_labels: Vec<(f64, String)> = ticks.iter().map(|t| (*t, value_label(*t, step))).collect();
+    let mut tick_labels: Vec<(f64, String)> =
+        ticks.iter().map(|t| (*t, value_label(*t, step))).collect();
     if mirrored {
         let below: Vec<(f64, String)> = ticks
             .iter()
@@ -320,15 +341,18 @@ fn time_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &TimePlot
         .map(|(_, s)| c.width(s, LABEL))
         .max()
         .unwrap_or(20);
-    let unit_w = c.width(&scale.label, LABEL);
-    let left = PAD + label_w.max(unit_w - 8).max(24) + 10;
+    let left = PAD + label_w.max(24) + 10;
     let right = w - 24;
     let plot_top = legend_bottom + 24;
     let bottom = h - 56;
     if bottom - plot_top < 40 || right - left < 80 {
         return Err("chart too small for its legend".into());
     }
-    let (x0, x1) = if p.x1 > p.x0 { (p.x0, p.x1) } else { (p.x0 - 30_000, p.x0 + 30_000) };
+    let (x0, x1) = if p.x1 > p.x0 {
+        (p.x0, p.x1)
+    } else {
+        (p.x0 - 30_000, p.x0 + 30_000)
+    };
     let xspan = (x1 - x0) as f64;
     let yspan = if ymax > ymin { ymax - ymin } else { 1.0 };
     let map = |x: i64, y: f64| -> (i32, i32) {
@@ -339,7 +363,19 @@ fn time_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &TimePlot
     };
 
     // Grid and axis labels.
-    c.text(&scale.label, PAD, plot_top - 10, LABEL, MUTED, HPos::Left, VPos::Bottom)?;
+    let unit_line = match &p.mirrored {
+        Some((upl, downl)) => format!("{}    ▲ {upl}   ▼ {downl}", scale.label),
+        None => scale.label.clone(),
+    };
+    c.text(
+        &unit_line,
+        PAD,
+        plot_top - 10,
+        LABEL,
+        MUTED,
+        HPos::Left,
+        VPos::Bottom,
+    )?;
     for (v, label) in &tick_labels {
         let (_, y) = map(x0, *v * scale.div);
         c.path(vec![(left, y), (right, y)], GRID, 1)?;
@@ -400,10 +436,6 @@ fn time_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &TimePlot
     c.path(vec![(left, plot_top), (left, bottom)], AXIS, 1)?;
     let (_, zero) = map(x0, 0.0);
     c.path(vec![(left, zero), (right, zero)], AXIS, 1)?;
-    if let Some((upl, downl)) = &p.mirrored {
-        c.text(&format!("▲ {upl}"), left + 8, plot_top + 4, SMALL, TEXT, HPos::Left, VPos::Top)?;
-        c.text(&format!("▼ {downl}"), left + 8, bottom - 4, SMALL, TEXT, HPos::Left, VPos::Bottom)?;
-    }
     Ok(())
 }
 
@@ -411,7 +443,15 @@ fn heat_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &HeatPlot
     let (w, h) = (chart.width as i32, chart.height as i32);
     // Colour scale as the legend: levels 0..10 with their ranges.
     let y_leg = 46;
-    c.text(&format!("{}:", p.what), PAD, y_leg + 9, LABEL, TEXT, HPos::Left, VPos::Center)?;
+    c.text(
+        &format!("{}:", p.what),
+        PAD,
+        y_leg + 9,
+        LABEL,
+        TEXT,
+        HPos::Left,
+        VPos::Center,
+    )?;
     let mut x = PAD + c.width(&format!("{}:", p.what), LABEL) + 10;
     c.text("0%", x, y_leg + 9, LABEL, MUTED, HPos::Left, VPos::Center)?;
     x += c.width("0%", LABEL) + 6;
@@ -419,10 +459,26 @@ fn heat_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &HeatPlot
         c.rect((x, y_leg + 1), (x + 22, y_leg + 17), heat_color(lvl), 1.0)?;
         x += 22;
     }
-    c.text(&format!("{}%", format::num(p.max)), x + 6, y_leg + 9, LABEL, MUTED, HPos::Left, VPos::Center)?;
+    c.text(
+        &format!("{}%", format::num(p.max)),
+        x + 6,
+        y_leg + 9,
+        LABEL,
+        MUTED,
+        HPos::Left,
+        VPos::Center,
+    )?;
     x += 6 + c.width("100%", LABEL) + 24;
     c.rect((x, y_leg + 1), (x + 22, y_leg + 17), (236, 236, 236), 1.0)?;
-    c.text("no data", x + 28, y_leg + 9, LABEL, MUTED, HPos::Left, VPos::Center)?;
+    c.text(
+        "no data",
+        x + 28,
+        y_leg + 9,
+        LABEL,
+        MUTED,
+        HPos::Left,
+        VPos::Center,
+    )?;
 
     let plot_top = y_leg + 34;
     let bottom = h - 56;
@@ -430,9 +486,15 @@ fn heat_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &HeatPlot
     let label_w = p.rows.iter().map(|r| c.width(r, SMALL)).max().unwrap_or(20);
     let left = PAD + label_w + 10;
     let right = w - 24;
-    let (x0, x1) = if p.x1 > p.x0 { (p.x0, p.x1) } else { (p.x0 - 30_000, p.x0 + 30_000) };
+    let (x0, x1) = if p.x1 > p.x0 {
+        (p.x0, p.x1)
+    } else {
+        (p.x0 - 30_000, p.x0 + 30_000)
+    };
     let xspan = (x1 - x0) as f64;
-    let px = |t: i64| -> i32 { (left as f64 + (t - x0) as f64 / xspan * (right - left) as f64).round() as i32 };
+    let px = |t: i64| -> i32 {
+        (left as f64 + (t - x0) as f64 / xspan * (right - left) as f64).round() as i32
+    };
     let row_h = ((bottom - plot_top) as f64 / rows as f64).max(1.0);
     c.rect((left, plot_top), (right, bottom), (236, 236, 236), 1.0)?;
     let every = ((14.0 / row_h).ceil() as usize).max(1);
@@ -444,7 +506,11 @@ fn heat_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &HeatPlot
         for (ci, v) in vals.iter().enumerate() {
             let Some(&(a, b)) = p.cols.get(ci) else { break };
             let (xa, xb) = (px(a), px(b).max(px(a) + 1));
-            let lvl = if v.is_finite() { Some(heat_level(v / p.max)) } else { None };
+            let lvl = if v.is_finite() {
+                Some(heat_level(v / p.max))
+            } else {
+                None
+            };
             match (run, lvl) {
                 (Some((s, _, l)), Some(nl)) if l == nl => run = Some((s, xb, l)),
                 (prev, nl) => {
@@ -459,7 +525,15 @@ fn heat_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &HeatPlot
             c.rect((s, y0), (e, y1), heat_color(l), 1.0)?;
         }
         if ri % every == 0 {
-            c.text(&p.rows[ri], left - 6, (y0 + y1) / 2, SMALL, MUTED, HPos::Right, VPos::Center)?;
+            c.text(
+                &p.rows[ri],
+                left - 6,
+                (y0 + y1) / 2,
+                SMALL,
+                MUTED,
+                HPos::Right,
+                VPos::Center,
+            )?;
         }
     }
     let n_ticks = ((right - left) / 120).max(2) as usize;
@@ -482,9 +556,13 @@ fn heat_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &HeatPlot
 
 fn bar_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &BarPlot) -> R {
     let w = chart.width as i32;
-    let mut items: Vec<(Swatch, String)> = vec![(Swatch::Fill(palette::BLUE, 1.0), "used at the end".into())];
+    let mut items: Vec<(Swatch, String)> =
+        vec![(Swatch::Fill(palette::BLUE, 1.0), "used at the end".into())];
     if p.bars.iter().any(|b| b.marker.is_some()) {
-        items.push((Swatch::Line(palette::BLACK), "highest during the report".into()));
+        items.push((
+            Swatch::Line(palette::BLACK),
+            "highest during the report".into(),
+        ));
     }
     for r in &p.refs {
         items.push((Swatch::Dashed(r.color), r.label.clone()));
@@ -525,7 +603,15 @@ fn bar_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &BarPlot) 
     for t in (0..=5).map(|i| max * i as f64 / 5.0) {
         let x = px(t);
         c.path(vec![(x, bottom), (x, bottom + 5)], AXIS, 1)?;
-        c.text(&format::value(t, p.unit), x, bottom + 8, LABEL, MUTED, HPos::Center, VPos::Top)?;
+        c.text(
+            &format::value(t, p.unit),
+            x,
+            bottom + 8,
+            LABEL,
+            MUTED,
+            HPos::Center,
+            VPos::Top,
+        )?;
     }
     Ok(())
 }
@@ -540,16 +626,37 @@ fn bar_row<DB: DrawingBackend>(
     px: &dyn Fn(f64) -> i32,
 ) -> R {
     let label = shorten(&b.label, 40);
-    c.text(&label, left - 10, y + bar_h / 2, LABEL, TEXT, HPos::Right, VPos::Center)?;
+    c.text(
+        &label,
+        left - 10,
+        y + bar_h / 2,
+        LABEL,
+        TEXT,
+        HPos::Right,
+        VPos::Center,
+    )?;
     c.rect((left, y + 4), (right, y + bar_h - 4), (238, 238, 238), 1.0)?;
     if b.value.is_finite() {
-        c.rect((left, y + 4), (px(b.value).max(left + 1), y + bar_h - 4), b.color, 1.0)?;
+        c.rect(
+            (left, y + 4),
+            (px(b.value).max(left + 1), y + bar_h - 4),
+            b.color,
+            1.0,
+        )?;
     }
     if let Some(m) = b.marker.filter(|m| m.is_finite()) {
         let x = px(m);
         c.rect((x - 1, y + 1), (x + 2, y + bar_h - 1), palette::BLACK, 1.0)?;
     }
-    c.text(&b.note, right + 10, y + bar_h / 2, SMALL, TEXT, HPos::Left, VPos::Center)
+    c.text(
+        &b.note,
+        right + 10,
+        y + bar_h / 2,
+        SMALL,
+        TEXT,
+        HPos::Left,
+        VPos::Center,
+    )
 }
 
 fn shorten(s: &str, max: usize) -> String {
@@ -577,14 +684,25 @@ fn radar_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &RadarPl
     let at = |i: usize, v: f64| -> (i32, i32) {
         let ang = -std::f64::consts::FRAC_PI_2 + i as f64 * std::f64::consts::TAU / n as f64;
         let rr = (v.clamp(0.0, max) / max) * r;
-        ((cx + rr * ang.cos()).round() as i32, (cy + rr * ang.sin()).round() as i32)
+        (
+            (cx + rr * ang.cos()).round() as i32,
+            (cy + rr * ang.sin()).round() as i32,
+        )
     };
     for ring in [0.25, 0.5, 0.75, 1.0] {
         let mut pts: Vec<(i32, i32)> = (0..n).map(|i| at(i, ring * max)).collect();
         pts.push(at(0, ring * max));
         c.path(pts, GRID, 1)?;
         let (x, y) = at(0, ring * max);
-        c.text(&format!("{}%", format::num(ring * max)), x + 4, y, SMALL, MUTED, HPos::Left, VPos::Center)?;
+        c.text(
+            &format!("{}%", format::num(ring * max)),
+            x + 4,
+            y,
+            SMALL,
+            MUTED,
+            HPos::Left,
+            VPos::Center,
+        )?;
     }
     for (i, label) in p.axes.iter().enumerate() {
         c.path(vec![at(i, 0.0), at(i, max)], GRID, 1)?;
@@ -607,7 +725,15 @@ fn radar_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &RadarPl
     }
     for (_, col, vals) in &p.series {
         let pts: Vec<(i32, i32)> = (0..n)
-            .map(|i| at(i, vals.get(i).copied().filter(|v| v.is_finite()).unwrap_or(0.0)))
+            .map(|i| {
+                at(
+                    i,
+                    vals.get(i)
+                        .copied()
+                        .filter(|v| v.is_finite())
+                        .unwrap_or(0.0),
+                )
+            })
             .collect();
         c.polygon(pts.clone(), *col, 0.15)?;
         let mut closed = pts.clone();
@@ -617,6 +743,5 @@ fn radar_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &RadarPl
             c.dot(p, 4, *col)?;
         }
     }
-    let _ = axis::nice_step;
     Ok(())
 }
