@@ -381,6 +381,18 @@ pub(crate) fn compare(machines: &[Analysed], width: u32) -> Result<Comparison> {
                 legend: true,
             });
         }
+        if id == "compare-disk" {
+            // A 0–100% axis only when some disk got busy; low %util gets its own scale.
+            let top = plot
+                .lines
+                .iter()
+                .flat_map(|l| l.band.as_ref().map(|b| &b.1).unwrap_or(&l.y).iter())
+                .filter(|v| v.is_finite())
+                .fold(0.0f64, |a, v| a.max(*v));
+            if top < 45.0 {
+                plot.y_max_fixed = None;
+            }
+        }
         if plot.lines.len() >= 2 {
             let n = plot.lines.len();
             figures.push(Figure {

@@ -49,6 +49,8 @@ pub struct Thresholds {
     pub critical_share: f64,
     /// CPU busy (100 − idle − iowait − steal) at or above this is saturation (%).
     pub cpu_busy_pct: f64,
+    /// More runnable tasks than CPUs while CPU busy is under this is work held back (%).
+    pub held_back_busy_pct: f64,
     /// iowait at or above this is CPUs waiting on storage (%).
     pub iowait_pct: f64,
     /// steal at or above this is a noisy neighbour or exhausted credits (%).
@@ -79,6 +81,7 @@ impl Default for Thresholds {
             time_share: 0.10,
             critical_share: 0.50,
             cpu_busy_pct: 90.0,
+            held_back_busy_pct: 70.0,
             iowait_pct: 20.0,
             steal_pct: 10.0,
             mem_available_pct: 10.0,
@@ -455,6 +458,7 @@ fn cpu(ctx: &mut Ctx<'_>) {
     ctx.check("cpu_saturation", "CPU saturation", busy.is_some(), before);
     let saturated = ctx.findings.len() > before;
     cpu_single(ctx, saturated);
+    cpu_held_back(ctx);
 
     let before = ctx.findings.len();
     let iowait = ctx.cols.get(Metric::CpuIowaitPct).map(<[f64]>::to_vec);
@@ -533,6 +537,70 @@ fn cpu(ctx: &mut Ctx<'_>) {
         }
     }
     ctx.check("steal", "CPU steal", steal.is_some(), before);
+}
+
+/// More tasks runnable than CPUs while the CPUs idle: something other than CPU
+/// time holds the work back (a cgroup quota, CPU affinity, a hypervisor cap).
+fn cpu_held_back(ctx: &mut Ctx<'_>) {
+    let t = ctx.t.clone();
+    let before = ctx.findings.len();
+    let (Some(busy), Some(running), Some(n)) = (
+        ctx.cols.busy.as_deref(),
+        ctx.cols.get(Metric::ProcsRunning),
+        ctx.cpu_count,
+    ) else {
+        ctx.check(
+            "cpu_held_back",
+            "Runnable tasks waiting while CPUs idle",
+            false,
+            before,
+        );
+        return;
+    };
+    let cpus = f64::from(n);
+    let c = ctx.cols;
+    let e = exceed(&c.ts, &c.weight_s, c.gap_ms, |i| {
+        let (b, r) = (busy[i], running[i]);
+        (!b.is_nan() && !r.is_nan()).then_some(r > cpus && b < t.held_back_busy_pct)
+    });
+    if e.share >= t.time_share {
+        let mut evidence = time_evidence(&e);
+        if let Some(s) = ctx.stat(Metric::ProcsRunning.name()) {
+            evidence.push(ev("runnable tasks, median", s.p50, Unit::Tasks));
+        }
+        evidence.push(ev("CPUs", cpus, Unit::Count));
+        if let Some(s) = ctx.stat("cpu_busy_pct") {
+            evidence.push(ev("CPU busy, average", s.avg, Unit::Percent));
+        }
+        let text = format!(
+            "More tasks were runnable than there are CPUs ({n}), yet the CPUs were less than {}% busy, {}. \
+             Something other than CPU time holds the work back: a cgroup CPU quota (containers, systemd \
+             CPUQuota), CPU affinity that pins the tasks to fewer CPUs, or a cap set by the hypervisor. \
+             Runnable tasks are counted at each sample and include the collector itself.",
+            format::num(t.held_back_busy_pct),
+            time_words(&e)
+        );
+        ctx.push(
+            "cpu_held_back",
+            None,
+            Severity::Warning,
+            "Runnable tasks waiting while CPUs idle".into(),
+            text,
+            evidence,
+            vec![
+                th("procs_running >", cpus, "(the CPU count)"),
+                th("and cpu_busy_pct <", t.held_back_busy_pct, "%"),
+                th("share of the time ≥", t.time_share * 100.0, "%"),
+            ],
+            Some(&e),
+        );
+    }
+    ctx.check(
+        "cpu_held_back",
+        "Runnable tasks waiting while CPUs idle",
+        true,
+        before,
+    );
 }
 
 /// Some CPU saturated while the machine as a whole was not: work that does not

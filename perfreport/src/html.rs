@@ -2,7 +2,6 @@
 
 use std::fmt::Write as _;
 
-use perfcore::metrics::Metric;
 use perfcore::stats::Summary;
 
 use crate::compare::Comparison;
@@ -746,6 +745,7 @@ pub(crate) fn render(report: &Report) -> String {
     if report.comparison.is_some() {
         out.push_str("<li class=\"m\"><a href=\"#comparison\">Comparison</a></li>");
     }
+    let single = report.machines.len() == 1;
     for m in &report.machines {
         let id = slug(&m.machine_id);
         let _ = write!(
@@ -753,6 +753,9 @@ pub(crate) fn render(report: &Report) -> String {
             "<li class=\"m\"><a href=\"#m-{id}\">{}</a></li>",
             esc(&m.machine_id)
         );
+        if !single {
+            continue;
+        }
         let _ = write!(
             out,
             "<li><a href=\"#{id}-findings\">Findings ({})</a></li>",
@@ -787,6 +790,5 @@ pub(crate) fn render(report: &Report) -> String {
          in docs/report.md of PerfAnalysis. CPU busy = 100 − idle − iowait − steal. Sizes use binary units \
          (1 KiB = 1024 B).</p></footer>\n</body></html>\n",
     );
-    let _ = Metric::ALL;
     out
 }

@@ -693,14 +693,15 @@ fn radar_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &RadarPl
         let mut pts: Vec<(i32, i32)> = (0..n).map(|i| at(i, ring * max)).collect();
         pts.push(at(0, ring * max));
         c.path(pts, GRID, 1)?;
-        let (x, y) = at(0, ring * max);
+        // Labelled halfway between the first two axes, clear of the data's spokes.
+        let (a, b) = (at(0, ring * max), at(1, ring * max));
         c.text(
             &format!("{}%", format::num(ring * max)),
-            x + 4,
-            y,
+            (a.0 + b.0) / 2,
+            (a.1 + b.1) / 2,
             SMALL,
             MUTED,
-            HPos::Left,
+            HPos::Center,
             VPos::Center,
         )?;
     }
