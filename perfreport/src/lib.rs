@@ -117,7 +117,14 @@ pub fn build(series: &[MachineSeries], options: &ReportOptions) -> Result<Report
     let max_devices = options.max_devices_charted.max(1);
     let analysed = series
         .iter()
-        .map(|s| machine::analyse(s, &options.thresholds, width, max_devices))
+        .map(|s| {
+            machine::analyse(
+                &series::prepared(s),
+                &options.thresholds,
+                width,
+                max_devices,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let comparison = if analysed.len() >= 2 {
         Some(compare::compare(&analysed, width)?)

@@ -218,6 +218,30 @@ impl CounterReset {
     }
 }
 
+/// The series as the report reads it: device series with as many values as
+/// times, in time order. Borrowed when the input already is (the usual case).
+pub(crate) fn prepared(m: &MachineSeries) -> std::borrow::Cow<'_, MachineSeries> {
+    let ok = m.devices.iter().all(|d| {
+        d.timestamps_ms.len() == d.values.len() && d.timestamps_ms.windows(2).all(|w| w[0] <= w[1])
+    });
+    if ok {
+        return std::borrow::Cow::Borrowed(m);
+    }
+    let mut c = m.clone();
+    for d in &mut c.devices {
+        let n = d.timestamps_ms.len().min(d.values.len());
+        d.timestamps_ms.truncate(n);
+        d.values.truncate(n);
+        if !d.timestamps_ms.windows(2).all(|w| w[0] <= w[1]) {
+            let mut idx: Vec<usize> = (0..n).collect();
+            idx.sort_by_key(|&i| d.timestamps_ms[i]);
+            d.timestamps_ms = idx.iter().map(|&i| d.timestamps_ms[i]).collect();
+            d.values = idx.iter().map(|&i| d.values[i]).collect();
+        }
+    }
+    std::borrow::Cow::Owned(c)
+}
+
 /// Finds the series of a (kind, device, metric), fast when rows come in the
 /// same order every interval (they do: perfcore writes them that way).
 pub(crate) struct Grouper {
