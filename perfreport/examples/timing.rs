@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --release -p perfreport --example timing            # 1,000,000 intervals at 1 s, and 24 h at 5 s
 //! cargo run --release -p perfreport --example timing -- 50000 1 # N intervals at S seconds
+//! cargo run --release -p perfreport --example timing -- 1000000 1 big.html   # and keep the page
 //! ```
 //!
 //! The machine is a 4-CPU server with two disks (one with partitions), two
@@ -290,7 +291,7 @@ fn cpu_s() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn time(n: usize, step_s: u32) {
+fn time(n: usize, step_s: u32, out: Option<&str>) {
     let t = Instant::now();
     let m = synthetic(n, step_s);
     let gen_s = t.elapsed().as_secs_f64();
@@ -318,7 +319,14 @@ fn time(n: usize, step_s: u32) {
     }
     let t = Instant::now();
     let json = perfreport::build(std::slice::from_ref(&m), &opts)
-        .map(|r| r.json().to_string().len())
+        .map(|r| {
+            if let Some(path) = out
+                && let Err(e) = std::fs::write(path, r.html())
+            {
+                eprintln!("{path}: {e}");
+            }
+            r.json().to_string().len()
+        })
         .unwrap_or(0);
     let json_s = t.elapsed().as_secs_f64();
     println!(
@@ -335,9 +343,9 @@ fn main() {
     if let (Some(n), Some(s)) = (args.first(), args.get(1)) {
         let n = n.parse().unwrap_or(1_000_000);
         let s = s.parse().unwrap_or(1);
-        time(n, s);
+        time(n, s, args.get(2).map(String::as_str));
         return;
     }
-    time(17_280, 5);
-    time(1_000_000, 1);
+    time(17_280, 5, None);
+    time(1_000_000, 1, None);
 }

@@ -225,11 +225,11 @@ pub(crate) fn build(ctx: &Ctx<'_>) -> (Vec<Figure>, Notes) {
     }
     cpu(ctx, &mut figs, &mut notes);
     load(ctx, &mut figs);
-    memory(ctx, &mut figs);
+    memory(ctx, &mut figs, &mut notes);
     disks(ctx, &mut figs, &mut notes);
     nets(ctx, &mut figs, &mut notes);
     filesystems(ctx, &mut figs);
-    psi(ctx, &mut figs);
+    psi(ctx, &mut figs, &mut notes);
     (figs, notes)
 }
 
@@ -488,7 +488,7 @@ fn load(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
     });
 }
 
-fn memory(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
+fn memory(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
     use Metric as M;
     let mut plot = ctx.time_plot(Unit::Bytes);
     let mut cum: Option<Vec<f64>> = None;
@@ -568,7 +568,14 @@ fn memory(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
         ctx.cols.get(M::SwapInPagesPerS),
         ctx.cols.get(M::SwapOutPagesPerS),
     );
-    if sin.is_some() || sout.is_some() {
+    let moved = sin.is_some_and(any_nonzero) || sout.is_some_and(any_nonzero);
+    if (sin.is_some() || sout.is_some()) && !moved {
+        notes.add(
+            Section::Memory,
+            "No swapping: pages swapped in and out were 0 throughout.".into(),
+        );
+    }
+    if moved {
         let mut plot = ctx.time_plot(Unit::PagesPerS);
         plot.mirrored = Some(("swapped in".into(), "swapped out".into()));
         if let Some(v) = sin {
@@ -1062,10 +1069,11 @@ fn filesystems(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
     }
 }
 
-fn psi(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
+fn psi(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
     use Metric as M;
     let mut plot = ctx.time_plot(Unit::Percent);
     let mut labels = Vec::new();
+    let mut zero = Vec::new();
     for (m, label, color) in [
         (M::PsiCpuSomePct, "CPU some", palette::BLUE),
         (M::PsiMemorySomePct, "memory some", palette::GREEN),
@@ -1074,19 +1082,43 @@ fn psi(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
         (M::PsiIoFullPct, "I/O full", palette::VERMILLION),
     ] {
         if let Some(v) = ctx.cols.get(m) {
-            plot.lines.push(ctx.line(label, color, v, true));
-            labels.push(label);
+            if any_nonzero(v) {
+                plot.lines.push(ctx.line(label, color, v, true));
+                labels.push(label);
+            } else {
+                zero.push(label);
+            }
         }
     }
     if plot.lines.is_empty() {
+        if !zero.is_empty() {
+            notes.add(
+                Section::Pressure,
+                format!("No pressure stalls: {} were 0 throughout.", zero.join(", ")),
+            );
+        }
         return;
     }
     let n = plot.lines.len();
+    let mut caption = String::from(
+        "Share of time some task (some) or every non-idle task (full) was stalled waiting for the resource \
+         (/proc/pressure). Unlike utilisation, this measures lost work directly.",
+    );
+    if !zero.is_empty() {
+        caption.push_str(&format!(
+            " Zero throughout, so not drawn: {}.",
+            zero.join(", ")
+        ));
+    }
     figs.push(Figure {
         section: Section::Pressure,
-        chart: ctx.chart("psi", "Pressure stall information (% of time)", Body::Time(plot), n, labels_len(&labels)),
-        caption: "Share of time some task (some) or every non-idle task (full) was stalled waiting for the resource \
-                  (/proc/pressure). Unlike utilisation, this measures lost work directly."
-            .into(),
+        chart: ctx.chart(
+            "psi",
+            "Pressure stall information (% of time)",
+            Body::Time(plot),
+            n,
+            labels_len(&labels),
+        ),
+        caption,
     });
 }

@@ -635,7 +635,7 @@ fn machine_html(out: &mut String, m: &MachineReport) {
                         _ => "fs",
                     }
             });
-        if figs.is_empty() && !has_devices {
+        if figs.is_empty() && !has_devices && notes.is_empty() {
             continue;
         }
         let _ = writeln!(
@@ -762,7 +762,9 @@ pub(crate) fn render(report: &Report) -> String {
             m.findings.len()
         );
         for s in Section::ALL {
-            if m.figures.iter().any(|f| f.section == s) {
+            if m.figures.iter().any(|f| f.section == s)
+                || m.notes.per_section.iter().any(|(x, _)| *x == s)
+            {
                 let _ = write!(
                     out,
                     "<li><a href=\"#{id}-{}\">{}</a></li>",
