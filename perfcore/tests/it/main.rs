@@ -1,6 +1,7 @@
 //! Integration tests of perfcore against the shared fixtures (one test binary).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod corpus;
 mod pcprocess_upstream;
 
 /// The shared fixtures directory (`../shared/fixtures` beside the checkout).
