@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod corpus;
+mod fuzz;
 mod pcprocess_upstream;
+mod rates;
 
 /// The shared fixtures directory (`../shared/fixtures` beside the checkout).
 pub fn fixtures() -> std::path::PathBuf {
