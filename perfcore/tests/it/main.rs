@@ -10,3 +10,15 @@ mod rates;
 pub fn fixtures() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
 }
+
+/// docs/csv-schema.md documents every column of the wide schema.
+#[test]
+fn csv_schema_doc_lists_every_metric() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/csv-schema.md"),
+    )
+    .unwrap();
+    for m in perfcore::metrics::Metric::ALL {
+        assert!(doc.contains(&format!("| `{}` |", m.name())), "{} missing", m.name());
+    }
+}
