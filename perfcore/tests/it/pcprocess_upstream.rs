@@ -187,7 +187,7 @@ fn cpu_jiffies(samples: &[RawSample]) -> Vec<(i64, HashMap<i64, u64>)> {
 /// jiffies/100 as f64 per sample and took the difference of the sums, so its
 /// percentages carry the rounding error of a running total of ~10^6 seconds:
 /// about one ulp of that total over the interval's seconds, times 100. On the
-/// 1-vCPU Azure machine (6.8 million seconds of CPU time since boot) that is up to
+/// 1-vCPU Azure machine (0.68 million seconds of CPU time since boot) that is up to
 /// 2.3e-9, more than 1e-9. Where that bound exceeds 1e-9 the tolerance is four
 /// times the bound (its observed maximum is 1.2 bounds); ours is exact (integer
 /// deltas, one division).
