@@ -360,6 +360,12 @@ impl PcprocessWriter {
             push_field(&mut prefix, host);
             prefix.push(',');
         }
+        // A system_info.json of an earlier run would describe another capture.
+        let info = dir.join(SYSTEM_INFO);
+        match std::fs::remove_file(&info) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(info, e)),
+            _ => {}
+        }
         let mut outs = Vec::with_capacity(File::ALL.len());
         for f in File::ALL {
             outs.push(Out::create(
@@ -616,7 +622,7 @@ pub fn read_dir(dir: &Path) -> Result<PcprocessData> {
     }
     let times: Vec<i64> = acc.rows.keys().copied().collect();
     let first_gap = match times.as_slice() {
-        [a, b, ..] => (b - a) as f64 / 1000.0,
+        [a, b, ..] => (*b as f64 - *a as f64) / 1000.0,
         _ => 0.0,
     };
     let mut prev: Option<i64> = None;
@@ -625,7 +631,7 @@ pub fn read_dir(dir: &Path) -> Result<PcprocessData> {
         .into_values()
         .map(|mut r| {
             r.elapsed_s = match prev {
-                Some(p) => (r.timestamp_ms - p) as f64 / 1000.0,
+                Some(p) => (r.timestamp_ms as f64 - p as f64) / 1000.0,
                 None => first_gap,
             };
             prev = Some(r.timestamp_ms);
@@ -995,6 +1001,35 @@ flags\t\t: fpu vme\nbogomips\t: 5187.81\n\nprocessor\t: 1\nphysical id\t: 0\n";
         assert_eq!(facts.cpu_model.as_deref(), Some("Xeon <x>"));
         assert_eq!((facts.cpu_count, facts.cpu_sockets), (Some(2), Some(1)));
         assert!(SystemInfo::from_cpuinfo(&crate::parse::cpuinfo::parse(b"").unwrap()).is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_read_to_ok_or_err(
+            which in 0usize..5,
+            prefixed in proptest::bool::ANY,
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..400),
+        ) {
+            let f = File::ALL[which];
+            let mut text = if prefixed {
+                format!("#site,host,{}\n", &f.header()[1..]).into_bytes()
+            } else {
+                format!("{}\n", f.header()).into_bytes()
+            };
+            text.extend_from_slice(&body);
+            let _ = read_records(f, text.as_slice(), &mut Acc::default());
+            let _ = read_records(f, body.as_slice(), &mut Acc::default());
+        }
+
+        #[test]
+        fn numeric_rows_read_to_ok_or_err(
+            which in 0usize..5,
+            cells in proptest::collection::vec("[-0-9.e,x ]{0,12}", 0..14),
+        ) {
+            let f = File::ALL[which];
+            let text = format!("{}\n{}\n", f.header(), cells.join(","));
+            let _ = read_records(f, text.as_bytes(), &mut Acc::default());
+        }
     }
 
     #[test]

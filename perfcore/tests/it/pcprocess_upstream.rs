@@ -799,3 +799,40 @@ fn counter_reset_and_reboot_give_no_rows() {
     let ts: Vec<&str> = stat.lines().skip(1).map(|l| &l[..3]).collect();
     assert_eq!(ts, ["105", "105", "110", "110", "120", "120"]);
 }
+
+#[test]
+fn rewriting_a_directory_leaves_no_stale_system_info() {
+    // A run with cpuinfo, then one without into the same directory.
+    let out = tempfile::tempdir().unwrap();
+    for (set, has_info) in [(&SETS[3], true), (&SETS[0], false)] {
+        let mut w = PcprocessWriter::create(out.path(), PcprocessOptions::default()).unwrap();
+        run(set.samples().into_iter().map(Ok), &mut w).unwrap();
+        assert_eq!(out.path().join("system_info.json").exists(), has_info);
+    }
+    let stat = std::fs::read_to_string(out.path().join("proc/stat")).unwrap();
+    assert_eq!(stat.lines().count(), 1 + 131 * 2, "rewritten, not appended");
+}
+
+#[test]
+fn extreme_timestamps_do_not_overflow() {
+    let d = tempfile::tempdir().unwrap();
+    let max = i64::MAX / 1000;
+    std::fs::write(
+        d.path().join("statfs_ALL"),
+        format!(
+            "{}\n-{max},/,4096,10,5,50\n{max},/,4096,10,5,50\n",
+            File::Statfs.header()
+        ),
+    )
+    .unwrap();
+    let data = read_dir(d.path()).unwrap();
+    assert_eq!(data.rows.len(), 2);
+    assert!(data.rows[1].elapsed_s > 1e16);
+    std::fs::write(
+        d.path().join("statfs_ALL"),
+        format!("{}\n{},/,4096,10,5,50\n", File::Statfs.header(), i64::MAX),
+    )
+    .unwrap();
+    let (line, column, _) = csv_err(read_dir(d.path()).unwrap_err());
+    assert_eq!((line, column.as_str()), (2, "timestamp"));
+}
