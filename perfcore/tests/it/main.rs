@@ -19,6 +19,10 @@ fn csv_schema_doc_lists_every_metric() {
     )
     .unwrap();
     for m in perfcore::metrics::Metric::ALL {
-        assert!(doc.contains(&format!("| `{}` |", m.name())), "{} missing", m.name());
+        assert!(
+            doc.contains(&format!("| `{}` |", m.name())),
+            "{} missing",
+            m.name()
+        );
     }
 }
