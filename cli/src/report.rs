@@ -244,12 +244,11 @@ fn read_dir(dir: &Path, id: &str) -> Result<Vec<MachineSeries>> {
         }
         return Ok(perfreport::input::merge(parts));
     }
-    if dir.join("proc").join("stat").is_file() || dir.join("statfs_ALL").is_file() {
-        bail!(
-            "{} holds the older per-subsystem CSV files; reading them is not wired in yet \
-             (perfcore::csv::pcprocess::read_dir is being written): give the capture instead",
-            dir.display()
-        );
+    let pcprocess = perfcore::csv::pcprocess::File::ALL
+        .iter()
+        .any(|f| dir.join(f.path()).is_file());
+    if pcprocess {
+        return Ok(vec![perfreport::input::from_pcprocess_dir(id, dir)?]);
     }
     let portal = dir.join("portal.csv");
     if portal.is_file() {

@@ -431,6 +431,15 @@ fn reports_of_the_upstream_captures_render_in_chromium() {
         extra.push("--machine");
         extra.push(n);
     }
+    // The older per-subsystem CSV directory of one of them.
+    let dir = upstream().join("oci-e5-oraclelinux8/vm01_processed");
+    let (html, summary) = perfan_report(&artifacts(), "pcprocess-oraclelinux8", &[&dir], &[]);
+    assert_eq!(
+        summary["machines"][0]["sources"][0],
+        "per-subsystem CSV (pcprocess)"
+    );
+    let loaded = load(&mut browser, &html, "pcprocess-oraclelinux8", false);
+    check("pcprocess-oraclelinux8", &html, &summary, &loaded);
     let (html, summary) = perfan_report(&artifacts(), "fleet", &inputs, &extra);
     assert_eq!(summary["machines"].as_array().map(Vec::len), Some(4));
     assert!(chart_ids(&summary).iter().any(|c| c == "compare-radar"));

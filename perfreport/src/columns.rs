@@ -223,24 +223,34 @@ impl Columns {
             }
             self.busy = Some(busy);
         }
-        if let (Some(avail), Some(total)) =
-            (self.get(M::MemAvailableBytes), self.get(M::MemTotalBytes))
-        {
-            self.mem_available_pct = Some(
+        // MemTotal, or (per-subsystem CSV, which has no kbmemtotal) used / %used.
+        let estimated_total: Option<Vec<f64>> = match (
+            self.get(M::MemTotalBytes),
+            self.get(M::MemUsedBytes),
+            self.get(M::MemUsedPct),
+        ) {
+            (None, Some(u), Some(p)) => Some(
+                u.iter()
+                    .zip(p)
+                    .map(|(u, p)| if *p > 0.0 { u / p * 100.0 } else { f64::NAN })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let total = self.get(M::MemTotalBytes).or(estimated_total.as_deref());
+        let available_pct: Option<Vec<f64>> = match (self.get(M::MemAvailableBytes), total) {
+            (Some(avail), Some(total)) => Some(
                 avail
                     .iter()
                     .zip(total)
                     .map(|(a, t)| if *t > 0.0 { a / t * 100.0 } else { f64::NAN })
                     .collect(),
-            );
-        } else if let (Some(free), Some(total)) =
-            (self.get(M::MemFreeBytes), self.get(M::MemTotalBytes))
-        {
+            ),
             // Before Linux 3.14 there is no MemAvailable: free + buffers + cached is
             // what sar and free(1) used instead.
-            let buf = self.get(M::MemBuffersBytes);
-            let cached = self.get(M::MemCachedBytes);
-            self.mem_available_pct = Some(
+            (None, Some(total)) => self.get(M::MemFreeBytes).map(|free| {
+                let buf = self.get(M::MemBuffersBytes);
+                let cached = self.get(M::MemCachedBytes);
                 (0..n)
                     .map(|i| {
                         let t = total[i];
@@ -251,9 +261,11 @@ impl Columns {
                             f64::NAN
                         }
                     })
-                    .collect(),
-            );
-        }
+                    .collect()
+            }),
+            _ => None,
+        };
+        self.mem_available_pct = available_pct;
         if let Some(load) = self.get(M::Load1) {
             let cpus = self.get(M::CpuCount);
             let fixed = cpu_count.map(f64::from);

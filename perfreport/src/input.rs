@@ -136,6 +136,50 @@ pub fn from_portal_csv<R: Read>(machine_id: &str, input: R) -> Result<MachineSer
     Ok(m)
 }
 
+/// Reads what the older processor's per-subsystem CSV directory holds
+/// (`proc/stat`, `proc/meminfo`, `proc/net/dev`, `proc/diskstats`, `statfs_ALL`,
+/// `system_info.json`), as [`perfcore::csv::pcprocess::read_dir`] gives it.
+///
+/// The machine is the files' `host` column when they have one (the R report's
+/// variant), else `default_id`. Filesystem use comes as the older tool's rounded
+/// `use` (whole percent): it is the report's `used_pct` for these files.
+pub fn from_pcprocess(
+    default_id: &str,
+    data: perfcore::csv::pcprocess::PcprocessData,
+) -> MachineSeries {
+    let id = data
+        .site_host
+        .as_ref()
+        .map(|(_, host)| host.as_str())
+        .filter(|h| !h.is_empty())
+        .unwrap_or(default_id);
+    let mut m = MachineSeries::new(id);
+    if let Some(f) = data.facts {
+        m.facts = f;
+    }
+    m.rows = data.rows;
+    let has_used = data
+        .devices
+        .iter()
+        .any(|d| d.kind == DeviceKind::Fs && d.metric == "used_pct");
+    m.add_device_rows(data.devices.into_iter().map(|mut d| {
+        if !has_used && d.kind == DeviceKind::Fs && d.metric == "use_pct" {
+            d.metric = "used_pct";
+        }
+        d
+    }));
+    m.events
+        .sources
+        .push("per-subsystem CSV (pcprocess)".into());
+    m
+}
+
+/// Reads a per-subsystem CSV directory (see [`from_pcprocess`]).
+pub fn from_pcprocess_dir(default_id: &str, dir: &std::path::Path) -> Result<MachineSeries> {
+    let data = perfcore::csv::pcprocess::read_dir(dir)?;
+    Ok(from_pcprocess(default_id, data))
+}
+
 /// What kind of input some bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -93,3 +93,24 @@ fn idle_machine_has_nothing_to_say() {
     assert!(r.html().contains("Nothing stood out"));
     assert_eq!(r.machines()[0].facts.cpu_count, Some(4));
 }
+
+#[test]
+fn per_subsystem_csv_directory_agrees_with_its_capture() {
+    // processed/ is what the older pcprocess wrote from pcc_collection.json.
+    let csv = input::from_pcprocess_dir("b1s", &upstream("azure-b1s-ubuntu/processed"))
+        .expect("read_dir");
+    let cap = capture("b1s", "azure-b1s-ubuntu/pcc_collection.json");
+    let opts = ReportOptions::default();
+    let r_csv = perfreport::build(&[csv], &opts).expect("report");
+    let r_cap = perfreport::build(&[cap], &opts).expect("report");
+    assert_eq!(r_csv.findings()[0].id, "cpu_saturation");
+    // Memory available: MemTotal is not in the files; used / %used gives it back.
+    let a = r_csv.machines()[0]
+        .metric("mem_available_pct")
+        .expect("csv");
+    let b = r_cap.machines()[0]
+        .metric("mem_available_pct")
+        .expect("capture");
+    assert!((a.min - b.min).abs() < 1e-9 && (a.max - b.max).abs() < 1e-9);
+    assert!(r_csv.machines()[0].chart_ids().contains(&"fs-usage"));
+}
