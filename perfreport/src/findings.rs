@@ -1392,6 +1392,18 @@ fn data_quality(ctx: &mut Ctx<'_>) {
         evidence.push(ev("values out of range", n as f64, Unit::Count));
         sev = Severity::Warning;
     }
+    if q.times_out_of_range > 0 {
+        parts.push(format!(
+            "{} rows or values with impossible times left out",
+            q.times_out_of_range
+        ));
+        evidence.push(ev(
+            "times out of range",
+            q.times_out_of_range as f64,
+            Unit::Count,
+        ));
+        sev = Severity::Warning;
+    }
     if q.skipped_lines > 0 {
         parts.push(format!(
             "{} unreadable input lines skipped",

@@ -552,6 +552,12 @@ fn quality_html(out: &mut String, m: &MachineReport) {
         },
     );
     row("Unreadable lines skipped", q.skipped_lines.to_string());
+    if q.times_out_of_range > 0 {
+        row(
+            "Left out: times more than ±31,700 years from 1970",
+            q.times_out_of_range.to_string(),
+        );
+    }
     row(
         "Values out of range",
         if q.out_of_range.is_empty() {

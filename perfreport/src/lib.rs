@@ -118,12 +118,8 @@ pub fn build(series: &[MachineSeries], options: &ReportOptions) -> Result<Report
     let analysed = series
         .iter()
         .map(|s| {
-            machine::analyse(
-                &series::prepared(s),
-                &options.thresholds,
-                width,
-                max_devices,
-            )
+            let (s, bad_times) = series::prepared(s);
+            machine::analyse(&s, bad_times, &options.thresholds, width, max_devices)
         })
         .collect::<Result<Vec<_>>>()?;
     let comparison = if analysed.len() >= 2 {

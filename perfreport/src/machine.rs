@@ -216,6 +216,7 @@ pub(crate) struct Analysed {
 
 pub(crate) fn analyse(
     series: &MachineSeries,
+    bad_times: u64,
     thresholds: &Thresholds,
     width: u32,
     max_devices: usize,
@@ -312,7 +313,7 @@ pub(crate) fn analyse(
             let (figures, notes) = figures::build(&fig_ctx);
             render_all(&figures).map(|svgs| (figures, notes, svgs))
         });
-        let quality = s.spawn(|| quality::assess(series, &cols));
+        let quality = s.spawn(|| quality::assess(series, &cols, bad_times));
         let summaries = summarize_all(&jobs);
         let quality = quality
             .join()

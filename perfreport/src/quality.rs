@@ -43,6 +43,9 @@ pub struct Quality {
     pub out_of_range: Vec<OutOfRange>,
     /// Input lines skipped as unreadable.
     pub skipped_lines: u64,
+    /// Rows and device values left out because their time is not a time (more
+    /// than ±31,700 years from 1970).
+    pub times_out_of_range: u64,
     /// Metrics present in some rows but not in others.
     pub incomplete_metrics: Vec<Incomplete>,
 }
@@ -58,6 +61,7 @@ impl Quality {
             && self.counter_resets.as_ref().is_none_or(|r| r.is_empty())
             && self.out_of_range.is_empty()
             && self.skipped_lines == 0
+            && self.times_out_of_range == 0
     }
 
     /// Total counter resets, when known.
@@ -179,9 +183,10 @@ fn neg_bad(v: f64) -> bool {
     v < 0.0 || v.is_infinite()
 }
 
-pub(crate) fn assess(series: &MachineSeries, cols: &Columns) -> Quality {
+pub(crate) fn assess(series: &MachineSeries, cols: &Columns, bad_times: u64) -> Quality {
     let n = cols.len();
     let mut q = Quality {
+        times_out_of_range: bad_times,
         intervals: n as u64,
         out_of_order_rows: cols.out_of_order,
         dropped_samples: series.events.time_not_increasing.len() as u64,
@@ -339,7 +344,7 @@ mod tests {
         }
         m.events.reboots.push(60_000);
         let cols = Columns::new(&m.rows, None);
-        let q = assess(&m, &cols);
+        let q = assess(&m, &cols, 0);
         assert_eq!(q.intervals, 6);
         assert_eq!(q.median_interval_s, Some(5.0));
         assert_eq!(q.gap_count, 1);
@@ -368,7 +373,7 @@ mod tests {
             m.rows.push(r);
         }
         m.events.counter_resets = Some(vec![]);
-        let q = assess(&m, &Columns::new(&m.rows, None));
+        let q = assess(&m, &Columns::new(&m.rows, None), 0);
         assert!(q.is_clean(), "{q:?}");
         assert_eq!(q.reset_total(), Some(0));
     }

@@ -218,28 +218,43 @@ impl CounterReset {
     }
 }
 
-/// The series as the report reads it: device series with as many values as
-/// times, in time order. Borrowed when the input already is (the usual case).
-pub(crate) fn prepared(m: &MachineSeries) -> std::borrow::Cow<'_, MachineSeries> {
-    let ok = m.devices.iter().all(|d| {
-        d.timestamps_ms.len() == d.values.len() && d.timestamps_ms.windows(2).all(|w| w[0] <= w[1])
-    });
+/// Times further than this from 1970 (about ±31,700 years, in ms) are not
+/// times: such rows and points are left out and counted, so that no time
+/// arithmetic can overflow.
+pub(crate) const MAX_ABS_TIME_MS: i64 = 1_000_000_000_000_000;
+
+fn time_ok(t: i64) -> bool {
+    t.unsigned_abs() <= MAX_ABS_TIME_MS as u64
+}
+
+/// The series as the report reads it: times in range, device series with as
+/// many values as times, in time order. Borrowed when the input already is (the
+/// usual case). Also returns how many rows and points were left out for their time.
+pub(crate) fn prepared(m: &MachineSeries) -> (std::borrow::Cow<'_, MachineSeries>, u64) {
+    let ok = m.rows.iter().all(|r| time_ok(r.timestamp_ms))
+        && m.devices.iter().all(|d| {
+            d.timestamps_ms.len() == d.values.len()
+                && d.timestamps_ms.windows(2).all(|w| w[0] <= w[1])
+                && d.timestamps_ms.iter().all(|t| time_ok(*t))
+        });
     if ok {
-        return std::borrow::Cow::Borrowed(m);
+        return (std::borrow::Cow::Borrowed(m), 0);
     }
     let mut c = m.clone();
+    let before = c.rows.len();
+    c.rows.retain(|r| time_ok(r.timestamp_ms));
+    let mut dropped = (before - c.rows.len()) as u64;
     for d in &mut c.devices {
         let n = d.timestamps_ms.len().min(d.values.len());
         d.timestamps_ms.truncate(n);
         d.values.truncate(n);
-        if !d.timestamps_ms.windows(2).all(|w| w[0] <= w[1]) {
-            let mut idx: Vec<usize> = (0..n).collect();
-            idx.sort_by_key(|&i| d.timestamps_ms[i]);
-            d.timestamps_ms = idx.iter().map(|&i| d.timestamps_ms[i]).collect();
-            d.values = idx.iter().map(|&i| d.values[i]).collect();
-        }
+        let mut idx: Vec<usize> = (0..n).filter(|&i| time_ok(d.timestamps_ms[i])).collect();
+        dropped += (n - idx.len()) as u64;
+        idx.sort_by_key(|&i| d.timestamps_ms[i]);
+        d.timestamps_ms = idx.iter().map(|&i| d.timestamps_ms[i]).collect();
+        d.values = idx.iter().map(|&i| d.values[i]).collect();
     }
-    std::borrow::Cow::Owned(c)
+    (std::borrow::Cow::Owned(c), dropped)
 }
 
 /// Finds the series of a (kind, device, metric), fast when rows come in the

@@ -132,3 +132,122 @@ fn huge_values_and_a_wide_chart() {
     let r = perfreport::build(&[m], &opts).expect("report");
     assert!(!r.html().is_empty());
 }
+
+#[test]
+fn times_that_are_not_times() {
+    // i64::MIN and i64::MAX ms: left out and counted, never overflowing.
+    let mut m = machine("t", 10, |_, r| cpu(r, 20.0, 0.0, 0.0));
+    for t in [i64::MIN, i64::MAX] {
+        let mut r = IntervalRow::new(t, 5.0);
+        cpu(&mut r, 20.0, 0.0, 0.0);
+        m.rows.push(r);
+    }
+    let mut d = DeviceSeries::new(DeviceKind::Fs, "/".into(), "used_pct".into());
+    d.timestamps_ms = vec![i64::MIN, T0 + 5000, i64::MAX];
+    d.values = vec![1.0, 2.0, 3.0];
+    m.devices.push(d);
+    let r = report(&[m]);
+    let q = &r.machines()[0].quality;
+    assert_eq!((q.intervals, q.times_out_of_range), (10, 4));
+    assert!(r.findings().iter().any(|f| f.id == "data_quality"));
+}
+
+mod arbitrary {
+    use perfcore::metrics::{DeviceKind, IntervalRow, METRIC_COUNT};
+    use perfreport::{DeviceSeries, MachineSeries, ReportOptions};
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = Option<f64>> {
+        prop_oneof![
+            4 => (-1e3f64..1e12).prop_map(Some),
+            1 => Just(None),
+            1 => Just(Some(f64::NAN)),
+            1 => Just(Some(f64::INFINITY)),
+            1 => Just(Some(-0.0)),
+        ]
+    }
+
+    fn rows() -> impl Strategy<Value = Vec<IntervalRow>> {
+        prop::collection::vec(
+            (
+                -1_000_000_000_000i64..4_000_000_000_000,
+                -10f64..1e6,
+                prop::collection::vec(value(), METRIC_COUNT),
+            ),
+            0..40,
+        )
+        .prop_map(|v| {
+            v.into_iter()
+                .map(|(t, e, vals)| {
+                    let mut r = IntervalRow::new(t, e);
+                    for (i, x) in vals.into_iter().enumerate() {
+                        r.values[i] = x;
+                    }
+                    r
+                })
+                .collect()
+        })
+    }
+
+    fn devices() -> impl Strategy<Value = Vec<DeviceSeries>> {
+        let kind = prop_oneof![
+            Just(DeviceKind::Cpu),
+            Just(DeviceKind::Disk),
+            Just(DeviceKind::Net),
+            Just(DeviceKind::Fs)
+        ];
+        let name = prop_oneof![
+            Just("0"),
+            Just("sda"),
+            Just("sda1"),
+            Just("eth0"),
+            Just("/"),
+            Just("")
+        ];
+        let metric = prop_oneof![
+            Just("idle_pct"),
+            Just("util_pct"),
+            Just("reads_per_s"),
+            Just("r_await_ms"),
+            Just("rx_errs_per_s"),
+            Just("used_pct"),
+            Just("size_bytes"),
+            Just("x")
+        ];
+        prop::collection::vec(
+            (
+                kind,
+                name,
+                metric,
+                prop::collection::vec(0i64..200_000, 0..30),
+                prop::collection::vec(value(), 0..30),
+            ),
+            0..8,
+        )
+        .prop_map(|v| {
+            v.into_iter()
+                .map(|(k, n, m, ts, vals)| {
+                    let mut d = DeviceSeries::new(k, n.into(), m.into());
+                    d.timestamps_ms = ts;
+                    d.values = vals.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect();
+                    d
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn any_series_gives_a_report(rows in rows(), devs in devices(), cpus in proptest::option::of(0u32..300)) {
+            let mut m = MachineSeries::new("any");
+            m.rows = rows;
+            m.devices = devs;
+            m.facts.cpu_count = cpus;
+            let r = perfreport::build(&[m.clone(), m], &ReportOptions::default());
+            let r = r.map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(r.html().ends_with("</html>\n"));
+            prop_assert!(r.json().is_object());
+        }
+    }
+}
