@@ -289,13 +289,19 @@ fn cpu(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
         let mut caption = String::from(
             "Share of CPU time of all CPUs together, stacked: the top of the stack is everything but idle.",
         );
-        if let Some(busy) = &ctx.cols.busy
+        // The top of the stack (everything but idle) at its highest in each column.
+        let non_idle: Option<Vec<f64>> = ctx
+            .cols
+            .get(M::CpuIdlePct)
+            .map(|idle| idle.iter().map(|v| 100.0 - v).collect())
+            .or_else(|| ctx.cols.busy.clone());
+        if let Some(top) = &non_idle
             && ctx.buckets.reduced
         {
-            let r = reduce(&ctx.buckets, busy);
+            let r = reduce(&ctx.buckets, top);
             let (x, ys) = with_breaks(&ctx.buckets, &[&r.max]);
             plot.lines.push(Line {
-                label: "busy, highest sample in the column".into(),
+                label: "not idle, highest sample in the column".into(),
                 color: palette::BLACK,
                 x,
                 y: ys.into_iter().next().unwrap_or_default(),
@@ -304,9 +310,9 @@ fn cpu(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
                 width: 1,
                 legend: true,
             });
-            labels.push("busy, highest sample in the column");
+            labels.push("not idle, highest sample in the column");
             caption.push_str(
-                " Each pixel column averages several samples; the thin line is the busiest sample in it.",
+                " Each pixel column averages several samples; the thin line is the top of the stack at its highest sample in it.",
             );
         }
         if !zero.is_empty() {

@@ -654,7 +654,7 @@ fn cpu_single(ctx: &mut Ctx<'_>, machine_saturated: bool) {
                 .collect();
             per.sort_by(|a, b| b.1.total_cmp(&a.1));
             let mut evidence = time_evidence(&e);
-            for (name, share) in per.iter().take(3) {
+            for (name, share) in per.iter().filter(|p| p.1 > 0.0).take(3) {
                 evidence.push(ev_share(
                     format!("{name} at or above the threshold"),
                     *share,
@@ -1009,7 +1009,7 @@ fn disks(ctx: &mut Ctx<'_>) {
             let mut ev2 = time_evidence(&busy);
             ev2.extend(evidence.clone());
             let text = format!(
-                "{name} had I/O in flight {}% of the time or more {}, but I/O stayed fast (await under {} ms). \
+                "{name} showed %util of {}% or more {}, but I/O stayed fast (await under {} ms). \
                  %util counts time with any I/O in flight; SSDs and NVMe serve many requests at once, so this is \
                  not saturation by itself.",
                 format::num(t.disk_util_pct),

@@ -39,7 +39,31 @@ fn long_data_is_drawn_at_pixel_resolution_and_counted_in_full() {
     // The spike survives downsampling: the busy line reaches the top of the axis.
     let cpu_svg = html.split("data-chart=\"cpu\"").nth(1).expect("cpu chart");
     let cpu_svg = &cpu_svg[..cpu_svg.find("</svg>").expect("end of svg")];
-    assert!(cpu_svg.contains("busy, highest sample in the column"));
+    assert!(cpu_svg.contains("not idle, highest sample in the column"));
+    // That line (drawn in #282828) reaches the 100% grid line at the spike.
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let i = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        Some(tag[i..i + tag[i..].find('"')?].to_owned())
+    };
+    let top_line_y = cpu_svg
+        .split("<polyline")
+        .skip(1)
+        .filter(|p| attr(p, "stroke").as_deref() == Some("#282828"))
+        .flat_map(|p| {
+            attr(p, "points")
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|xy| xy.split_once(',').and_then(|(_, y)| y.parse::<i32>().ok()))
+                .collect::<Vec<_>>()
+        })
+        .min()
+        .expect("the line's points");
+    let label_100 = cpu_svg.find(">\n100\n</text>").expect("100% tick label");
+    let tag_start = cpu_svg[..label_100].rfind("<text").expect("tick text");
+    let y100: i32 = attr(&cpu_svg[tag_start..label_100], "y")
+        .and_then(|y| y.parse().ok())
+        .expect("tick y");
+    assert_eq!(top_line_y, y100);
 }
 
 #[test]
