@@ -1351,7 +1351,7 @@ fn data_quality(ctx: &mut Ctx<'_>) {
     let mut sev = Severity::Info;
     if q.gap_count > 0 {
         parts.push(format!(
-            "{} gap{} in the data ({} missing)",
+            "{} gap{} ({} missing)",
             q.gap_count,
             if q.gap_count == 1 { "" } else { "s" },
             format::duration(q.gap_missing_s)

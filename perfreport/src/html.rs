@@ -51,7 +51,7 @@ tr.group th{text-align:left;background:#f1f1f1;font-weight:600}
 .thresholds{font-size:.85em;color:var(--muted)}
 footer{margin-top:3em;padding-bottom:2em;font-size:.85em;color:var(--muted);border-top:1px solid var(--line)}
 @media (max-width:700px){body{font-size:14px}svg.chart{min-width:560px}dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.3em}h2{margin-top:1.6em}}
-@media print{nav{display:none}body{font-size:10pt}section.machine{break-before:page}svg.chart{min-width:0}.chart,.table{overflow:visible}a{color:inherit;text-decoration:none}h2,h3{break-after:avoid}.finding,.ok{background:none}}
+@media print{nav{display:none}body{font-size:10pt}section.machine:not(:first-child){break-before:page}.sev{color:#000;background:none;border:1px solid #000}.finding{border-left-width:4px}svg.chart{min-width:0}.chart,.table{overflow:visible}a{color:inherit;text-decoration:none}h2,h3{break-after:avoid}.finding,.ok{background:none}}
 "#;
 
 /// Escapes text for HTML content and attribute values.
