@@ -311,8 +311,9 @@ fn time_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &TimePlot
     let scale = scale_for(p.unit, up.max(down));
     let (top, ticks) = match p.y_max_fixed {
         Some(m) => value_ticks(m / scale.div, 5),
+        // A little headroom, so that a peak does not sit on the frame.
         None => value_ticks(
-            up.max(down) / scale.div,
+            up.max(down) / scale.div * 1.03,
             if p.mirrored.is_some() { 3 } else { 5 },
         ),
     };
