@@ -111,6 +111,8 @@ pub fn run(args: Args) -> Result<()> {
     let mut opts = ReportOptions::default();
     opts.title = args.title.clone();
     opts.max_devices_charted = args.max_devices;
+    // Statistics of device series the page does not show only matter for --json.
+    opts.all_device_statistics = args.json.is_some();
     opts.generated_at_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()

@@ -81,6 +81,10 @@ pub struct ReportOptions {
     pub generated_at_ms: Option<i64>,
     /// The limits findings are judged by.
     pub thresholds: Thresholds,
+    /// Statistics of every device series (true, the default), or only of those
+    /// the page shows (disks: IOPS, await, %util, throughput; interfaces; filesystem
+    /// use): the JSON summary then lacks the others, and a long report is faster.
+    pub all_device_statistics: bool,
 }
 
 impl Default for ReportOptions {
@@ -91,6 +95,7 @@ impl Default for ReportOptions {
             max_devices_charted: 6,
             generated_at_ms: None,
             thresholds: Thresholds::default(),
+            all_device_statistics: true,
         }
     }
 }
@@ -119,7 +124,14 @@ pub fn build(series: &[MachineSeries], options: &ReportOptions) -> Result<Report
         .iter()
         .map(|s| {
             let (s, bad_times) = series::prepared(s);
-            machine::analyse(&s, bad_times, &options.thresholds, width, max_devices)
+            machine::analyse(
+                &s,
+                bad_times,
+                options.all_device_statistics,
+                &options.thresholds,
+                width,
+                max_devices,
+            )
         })
         .collect::<Result<Vec<_>>>()?;
     let comparison = if analysed.len() >= 2 {
@@ -195,6 +207,7 @@ impl Report {
             "title": self.title(),
             "generated_at": self.options.generated_at_ms.map(perfcore::time::format_rfc3339_ms),
             "thresholds": self.options.thresholds,
+            "device_statistics": if self.options.all_device_statistics { "all" } else { "shown" },
             "machines": machines,
             "comparison": comparison,
             "findings": self.findings(),

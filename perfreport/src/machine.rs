@@ -217,6 +217,7 @@ pub(crate) struct Analysed {
 pub(crate) fn analyse(
     series: &MachineSeries,
     bad_times: u64,
+    all_device_statistics: bool,
     thresholds: &Thresholds,
     width: u32,
     max_devices: usize,
@@ -286,8 +287,10 @@ pub(crate) fn analyse(
     for (i, d) in devs.all.iter().enumerate() {
         if d.kind != DeviceKind::Cpu {
             for s in &d.series {
-                dev_jobs.push((i, s.metric.clone()));
-                jobs.push(&s.values);
+                if all_device_statistics || shown_on_page(d.kind, &s.metric) {
+                    dev_jobs.push((i, s.metric.clone()));
+                    jobs.push(&s.values);
+                }
             }
         }
         for (name, derived) in [
@@ -297,7 +300,7 @@ pub(crate) fn analyse(
         ] {
             let wanted = match d.kind {
                 DeviceKind::Disk => name != "busy_pct",
-                DeviceKind::Cpu => name == "busy_pct",
+                DeviceKind::Cpu => name == "busy_pct" && all_device_statistics,
                 _ => false,
             };
             if let (true, Some((_, v))) = (wanted, derived) {
@@ -353,16 +356,17 @@ pub(crate) fn analyse(
             last: BTreeMap::new(),
         })
         .collect();
-    for (((i, metric), s), job) in dev_jobs
-        .into_iter()
-        .zip(&summaries[n_metric_jobs..])
-        .zip(&jobs[n_metric_jobs..])
-    {
+    for ((i, metric), s) in dev_jobs.into_iter().zip(&summaries[n_metric_jobs..]) {
         if let (Some(s), Some(d)) = (s, dev_stats.get_mut(i)) {
-            if let Some(l) = last_finite(job) {
-                d.last.insert(metric.clone(), l);
-            }
             d.metrics.insert(metric, *s);
+        }
+    }
+    // The last value of every device series, summarised or not.
+    for (d, stats) in devs.all.iter().zip(&mut dev_stats) {
+        for s in &d.series {
+            if let Some(l) = last_finite(&s.values) {
+                stats.last.insert(s.metric.clone(), l);
+            }
         }
     }
 
@@ -400,6 +404,30 @@ pub(crate) fn analyse(
         notes,
     };
     Ok(Analysed { report, cols })
+}
+
+/// Device metrics the page itself shows (tables and findings); the others are
+/// summarised for the JSON summary only.
+fn shown_on_page(kind: DeviceKind, metric: &str) -> bool {
+    match kind {
+        DeviceKind::Disk => matches!(
+            metric,
+            "util_pct" | "read_bytes_per_s" | "write_bytes_per_s"
+        ),
+        DeviceKind::Net => matches!(
+            metric,
+            "rx_bytes_per_s"
+                | "tx_bytes_per_s"
+                | "rx_packets_per_s"
+                | "tx_packets_per_s"
+                | "rx_errs_per_s"
+                | "tx_errs_per_s"
+                | "rx_drop_per_s"
+                | "tx_drop_per_s"
+        ),
+        DeviceKind::Fs => matches!(metric, "used_pct" | "inodes_used_pct"),
+        _ => false,
+    }
 }
 
 fn last_finite(v: &[f64]) -> Option<f64> {
