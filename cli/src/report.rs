@@ -264,3 +264,29 @@ fn read_dir(dir: &Path, id: &str) -> Result<Vec<MachineSeries>> {
         dir.display()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machine_ids_from_file_names() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/upstream");
+        let p = |rel: &str| root.join(rel).to_string_lossy().into_owned();
+        // A generic capture name takes its folder's name.
+        assert_eq!(
+            default_ids(&[p("azure-b1s-ubuntu/pcc_collection.json")]),
+            vec!["azure-b1s-ubuntu"]
+        );
+        // A telling name stays; a directory is named by itself, or its parent when generic.
+        assert_eq!(
+            default_ids(&[
+                p("oci-e5-oraclelinux8/vm01_pcc_collection.json"),
+                p("oci-e5-oraclelinux8/vm01_processed"),
+                p("azure-b1s-ubuntu/processed"),
+            ]),
+            vec!["vm01_pcc_collection", "vm01_processed", "azure-b1s-ubuntu"]
+        );
+        assert_eq!(default_ids(&["-".to_owned()]), vec!["stdin"]);
+    }
+}
