@@ -706,24 +706,8 @@ fn radar_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &RadarPl
             VPos::Center,
         )?;
     }
-    for (i, label) in p.axes.iter().enumerate() {
+    for i in 0..n {
         c.path(vec![at(i, 0.0), at(i, max)], GRID, 1)?;
-        let (x, y) = at(i, max * 1.06);
-        let hpos = if (x as f64 - cx).abs() < 8.0 {
-            HPos::Center
-        } else if (x as f64) < cx {
-            HPos::Right
-        } else {
-            HPos::Left
-        };
-        let vpos = if (y as f64) < cy - r * 0.9 {
-            VPos::Bottom
-        } else if (y as f64) > cy + r * 0.9 {
-            VPos::Top
-        } else {
-            VPos::Center
-        };
-        c.text(label, x, y, LABEL, TEXT, hpos, vpos)?;
     }
     for (_, col, vals) in &p.series {
         let pts: Vec<(i32, i32)> = (0..n)
@@ -744,6 +728,29 @@ fn radar_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &RadarPl
         for p in pts {
             c.dot(p, 4, *col)?;
         }
+    }
+    // Axis names outside the outer ring (`at` clamps to it, so not through `at`).
+    for (i, label) in p.axes.iter().enumerate() {
+        let ang = -std::f64::consts::FRAC_PI_2 + i as f64 * std::f64::consts::TAU / n as f64;
+        let (x, y) = (
+            (cx + r * 1.07 * ang.cos()).round() as i32,
+            (cy + r * 1.07 * ang.sin()).round() as i32,
+        );
+        let hpos = if (x as f64 - cx).abs() < 8.0 {
+            HPos::Center
+        } else if (x as f64) < cx {
+            HPos::Right
+        } else {
+            HPos::Left
+        };
+        let vpos = if (y as f64) < cy - r * 0.9 {
+            VPos::Bottom
+        } else if (y as f64) > cy + r * 0.9 {
+            VPos::Top
+        } else {
+            VPos::Center
+        };
+        c.text(label, x, y, LABEL, TEXT, hpos, vpos)?;
     }
     Ok(())
 }
