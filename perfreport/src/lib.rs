@@ -71,7 +71,7 @@ pub const JSON_SCHEMA: &str = "perfreport.summary/1";
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ReportOptions {
-    /// Title of the page (default: "Performance report: <machines>").
+    /// Title of the page (default: "Performance report: " and the machine ids).
     pub title: Option<String>,
     /// Chart width in pixels (PNG size; the SVG scales to the page).
     pub chart_width: u32,
@@ -215,7 +215,7 @@ impl Report {
     }
 
     /// Writes one PNG per chart into `dir` (created if missing), named
-    /// `<machine>-<chart>.png` (`compare-<chart>.png` for the comparison).
+    /// `MACHINE-CHART.png` (`compare-CHART.png` for the comparison).
     /// Returns the files written.
     pub fn pngs(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
