@@ -98,24 +98,33 @@ impl Columns {
             elapsed.push(r.elapsed_s);
         }
         // One column per metric some row has; metrics split over the cores.
+        // Block by block (a block of rows stays in cache while each of its
+        // metrics is copied out), appending to every column; columns no row has
+        // are dropped at the end.
         let transpose = |ms: std::ops::Range<usize>| -> Vec<Option<Vec<f64>>> {
-            let mut cols: Vec<Option<Vec<f64>>> = vec![None; ms.len()];
-            for k in 0..n {
-                let r = row(k);
-                for (slot, v) in cols.iter_mut().zip(&r.values[ms.clone()]) {
-                    if let Some(v) = v {
-                        match slot {
-                            Some(c) => c[k] = *v,
-                            None => {
-                                let mut c = vec![f64::NAN; n];
-                                c[k] = *v;
-                                *slot = Some(c);
-                            }
-                        }
-                    }
+            const BLOCK: usize = 256;
+            let mut cols: Vec<Vec<f64>> = ms.clone().map(|_| Vec::with_capacity(n)).collect();
+            let mut present = vec![false; ms.len()];
+            let mut block: Vec<&IntervalRow> = Vec::with_capacity(BLOCK);
+            let mut k = 0;
+            while k < n {
+                block.clear();
+                block.extend((k..(k + BLOCK).min(n)).map(row));
+                for ((col, seen), m) in cols.iter_mut().zip(&mut present).zip(ms.clone()) {
+                    let mut any = false;
+                    col.extend(block.iter().map(|r| {
+                        let v = r.values[m];
+                        any |= v.is_some();
+                        v.unwrap_or(f64::NAN)
+                    }));
+                    *seen |= any;
                 }
+                k += BLOCK;
             }
-            cols
+            cols.into_iter()
+                .zip(present)
+                .map(|(c, p)| p.then_some(c))
+                .collect()
         };
         let cols: Vec<Option<Vec<f64>>> = if n >= 100_000 {
             let mid = METRIC_COUNT / 2;
