@@ -34,6 +34,23 @@ impl MachineSeries {
         }
     }
 
+    /// The series of what perfcore's [`Collect`](perfcore::process::Collect) sink
+    /// gathered: rows, per-device rows and gaps (reboots, samples whose time did
+    /// not increase). `Collect` does not keep counter resets: they are unknown
+    /// here (use [`crate::input::from_capture`] to keep them).
+    pub fn from_collect(machine_id: impl Into<String>, c: perfcore::process::Collect) -> Self {
+        let mut m = MachineSeries::new(machine_id);
+        m.rows = c.rows;
+        m.add_device_rows(c.devices);
+        for (at, why) in c.gaps {
+            match why {
+                perfcore::rates::Break::Reboot { .. } => m.events.reboots.push(at),
+                _ => m.events.time_not_increasing.push(at),
+            }
+        }
+        m
+    }
+
     /// Adds per-device rows (the long series of perfcore), grouping them into
     /// one [`DeviceSeries`] per kind, device and metric.
     pub fn add_device_rows<I>(&mut self, rows: I)
@@ -332,6 +349,30 @@ mod tests {
         assert_eq!(m.devices[0].values, vec![1.0, 3.0]);
         assert_eq!(m.devices[1].values, vec![2.0, 4.0, 5.0]);
         assert_eq!(m.devices[1].timestamps_ms, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn from_collect_keeps_rows_devices_and_reboots() {
+        let capture = concat!(
+            "{\"timestamp\":100,\"subsystem\":\"/proc/stat\",\"measurement\":\"cpu  10 0 10 80 0 0 0 0 0 0\\ncpu0 10 0 10 80 0 0 0 0 0 0\\nbtime 1000\\n\"}\n",
+            "{\"timestamp\":105,\"subsystem\":\"/proc/stat\",\"measurement\":\"cpu  20 0 20 160 0 0 0 0 0 0\\ncpu0 20 0 20 160 0 0 0 0 0 0\\nbtime 1000\\n\"}\n",
+            "{\"timestamp\":110,\"subsystem\":\"/proc/stat\",\"measurement\":\"cpu  1 0 1 8 0 0 0 0 0 0\\ncpu0 1 0 1 8 0 0 0 0 0 0\\nbtime 5000\\n\"}\n",
+        );
+        let mut sink = perfcore::process::Collect::default();
+        perfcore::process::run(
+            perfcore::capture::SampleReader::new(capture.as_bytes()),
+            &mut sink,
+        )
+        .unwrap();
+        let m = MachineSeries::from_collect("c", sink);
+        assert_eq!(m.rows.len(), 1);
+        assert_eq!(m.events.reboots, vec![110_000]);
+        assert_eq!(m.events.counter_resets, None);
+        assert!(
+            m.devices
+                .iter()
+                .any(|d| d.kind == DeviceKind::Cpu && d.metric == "idle_pct")
+        );
     }
 
     #[test]
