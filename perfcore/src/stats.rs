@@ -117,16 +117,31 @@ fn values_at_ranks(data: &[f64], ranks: &[usize]) -> Vec<f64> {
             gathered[s as usize].push(v);
         }
     }
-    for g in &mut gathered {
-        g.sort_unstable_by(f64::total_cmp);
+    // Within each bucket, select the wanted ranks (ascending) instead of sorting it:
+    // buckets can be large when values repeat (two-decimal percentages).
+    let mut out = vec![0.0; wanted.len()];
+    for (bi, &b) in buckets.iter().enumerate() {
+        let g = &mut gathered[bi];
+        let mut lo = 0usize;
+        let mut last: Option<(usize, f64)> = None;
+        for (k, &(wb, r)) in wanted.iter().enumerate() {
+            if wb != b {
+                continue;
+            }
+            let v = match last {
+                Some((lr, lv)) if lr == r => lv,
+                _ => {
+                    let (_, v, _) = g[lo..].select_nth_unstable_by(r - lo, f64::total_cmp);
+                    let v = *v;
+                    lo = r + 1;
+                    v
+                }
+            };
+            last = Some((r, v));
+            out[k] = v;
+        }
     }
-    wanted
-        .iter()
-        .map(|&(b, r)| {
-            let i = buckets.iter().position(|&x| x == b).unwrap_or(0);
-            gathered[i][r]
-        })
-        .collect()
+    out
 }
 
 /// Summarises `values` (NaNs ignored); `None` when no value is left.
@@ -143,16 +158,42 @@ fn summarize_clean(data: &[f64]) -> Option<Summary> {
     if n == 0 {
         return None;
     }
-    // Welford's algorithm: stable mean and variance in one pass.
-    let (mut mean, mut m2) = (0.0f64, 0.0f64);
+    // Two passes with four accumulators each: the sums vectorise, and the second
+    // pass (deviations from the mean) keeps the variance accurate.
     let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-    for (i, &x) in data.iter().enumerate() {
-        let d = x - mean;
-        mean += d / (i + 1) as f64;
-        m2 += d * (x - mean);
+    let mut acc = [0.0f64; 4];
+    let chunks = data.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            acc[k] += c[k];
+            min = min.min(c[k]);
+            max = max.max(c[k]);
+        }
+    }
+    for &x in tail {
+        acc[0] += x;
         min = min.min(x);
         max = max.max(x);
     }
+    let mean = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    let mean = mean / n as f64;
+    let mut sq = [0.0f64; 4];
+    let chunks = data.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            let d = c[k] - mean;
+            sq[k] += d * d;
+        }
+    }
+    for &x in tail {
+        let d = x - mean;
+        sq[0] += d * d;
+    }
+    let m2 = (sq[0] + sq[1]) + (sq[2] + sq[3]);
+    // A mean outside [min, max] can only come from rounding: clamp it.
+    let mean = mean.clamp(min, max);
     let stddev = if n > 1 {
         (m2 / (n - 1) as f64).sqrt()
     } else {
@@ -262,6 +303,25 @@ mod tests {
         {
             assert_eq!(got, sorted_percentile(&v, *p), "p{p}");
         }
+    }
+
+    #[test]
+    fn repeated_two_decimal_values_match_a_sort() {
+        // Many equal values in few buckets: the selection path, not the sort.
+        let v: Vec<f64> = (0..200_000u64)
+            .map(|i| ((i * 7919) % 10_000) as f64 / 100.0)
+            .collect();
+        let s = summarize(&v).unwrap();
+        for (p, got) in PERCENTILES
+            .iter()
+            .zip([s.p50, s.p75, s.p90, s.p95, s.p97_5, s.p99, s.p100])
+        {
+            assert_eq!(got, sorted_percentile(&v, *p), "p{p}");
+        }
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        assert!((s.avg - mean).abs() < 1e-9);
+        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (v.len() - 1) as f64;
+        assert!((s.stddev - var.sqrt()).abs() < 1e-9);
     }
 
     proptest! {
