@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::net_dev::scan;
-use super::{Lines, fields, parse_u64, show};
+use super::{fields, parse_u64, show};
 use crate::error::{Error, Result};
 
 /// The file this module parses, as named in errors.
@@ -181,49 +181,60 @@ impl<'a> Stat<'a> {
 /// than four values.
 pub fn parse(bytes: &[u8]) -> Result<Stat<'_>> {
     let mut st = Stat::default();
-    for (n, line) in Lines::new(bytes) {
-        if fast_line(line, &mut st) {
+    let mut rest = bytes;
+    let mut n = 0;
+    while !rest.is_empty() {
+        n += 1;
+        if let Some(used) = fast_line(rest, &mut st) {
+            rest = rest.get(used..).unwrap_or_default();
             continue;
         }
-        general_line(n, line, &mut st)?;
+        let (line, after) = match super::memchr_newline(rest) {
+            Some(i) => (rest.get(..i), rest.get(i + 1..)),
+            None => (Some(rest), None),
+        };
+        general_line(n, line.unwrap_or_default(), &mut st)?;
+        rest = after.unwrap_or_default();
     }
     Ok(st)
 }
 
-/// One line in the kernel's own layout (the key at the start of the line, then
-/// blank-separated numbers that end at a blank or the end of the line), read
-/// in one pass over its bytes. Returns `false`, leaving `st` untouched, for
-/// anything else (blank lines, leading blanks, the 2.4 `page`/`swap` lines,
-/// numbers of 20 digits, errors): [`general_line`] then reads that line, and
-/// reads it the same way when it is well formed.
+/// Reads the line at the start of `b` (the rest of the file) when it is in the
+/// kernel's own layout: the key at the start of the line, then blank-separated
+/// numbers that end at a blank or the line's end. One pass over its bytes; the
+/// scan of the numbers finds the end of the line, so only the long `intr` and
+/// `softirq` lines (and unknown keys) need a newline search. Returns the bytes
+/// used including the newline, or `None`, leaving `st` untouched, for anything
+/// else (blank lines, leading blanks, the 2.4 `page`/`swap` lines, numbers of
+/// 20 digits, errors): [`general_line`] then reads that line, and reads it the
+/// same way when it is well formed.
 #[inline(always)]
-fn fast_line<'a>(line: &'a [u8], st: &mut Stat<'a>) -> bool {
-    let k = line
-        .iter()
-        .position(|&c| scan::is_blank(c))
-        .unwrap_or(line.len());
-    let Some(key) = line.get(..k).filter(|k| !k.is_empty()) else {
-        return false;
+fn fast_line<'a>(b: &'a [u8], st: &mut Stat<'a>) -> Option<usize> {
+    let mut k = 0;
+    while let Some(&c) = b.get(k) {
+        if c == b'\n' || scan::is_blank(c) {
+            break;
+        }
+        k += 1;
+    }
+    let key = b.get(..k).filter(|k| !k.is_empty())?;
+    // The index of the line's newline (or the end), from `from` on.
+    let line_end = |from: usize| {
+        let tail = b.get(from..).unwrap_or_default();
+        from + super::memchr_newline(tail).unwrap_or(tail.len())
     };
     if let Some(id) = key.strip_prefix(b"cpu") {
         let mut v = [0u64; 16];
-        let Some((count, _)) = scan::numbers(line, k, &mut v) else {
-            return false;
-        };
-        let Some(times) = CpuTimes::from_values(&v[..count.min(10)]) else {
-            return false;
-        };
+        let (count, end) = scan::numbers(b, k, &mut v)?;
+        let times = CpuTimes::from_values(&v[..count.min(10)])?;
         if id.is_empty() {
             st.cpu_total = Some(times);
         } else {
-            let Some(id) = scan::number(id, 0).and_then(|(i, _)| u32::try_from(i).ok()) else {
-                return false;
-            };
+            let id = scan::number(id, 0).and_then(|(i, _)| u32::try_from(i).ok())?;
             st.cpus.push(Cpu { id, times });
         }
-        return true;
+        return Some(end + 1);
     }
-    let value = || scan::number(line, scan::skip_blanks(line, k));
     let slot = match key {
         b"ctxt" => &mut st.ctxt,
         b"btime" => &mut st.btime,
@@ -231,27 +242,28 @@ fn fast_line<'a>(line: &'a [u8], st: &mut Stat<'a>) -> bool {
         b"procs_running" => &mut st.procs_running,
         b"procs_blocked" => &mut st.procs_blocked,
         b"intr" | b"softirq" => {
-            let Some((total, end)) = value() else {
-                return false;
-            };
-            let rest = super::trim_start(line.get(end..).unwrap_or_default());
+            let (total, j) = scan::number(b, scan::skip_blanks(b, k))?;
+            let end = line_end(j);
+            let rest = super::trim_start(b.get(j..end).unwrap_or_default());
             if key == b"intr" {
                 (st.intr_total, st.intr_rest) = (Some(total), rest);
             } else {
                 (st.softirq_total, st.softirq_rest) = (Some(total), rest);
             }
-            return true;
+            return Some(end + 1);
         }
-        b"page" | b"swap" => return false,
-        _ => return true, // unknown keys are ignored
+        b"page" | b"swap" => return None,
+        _ => return Some(line_end(k) + 1), // unknown keys are ignored
     };
-    match value() {
-        Some((v, _)) => {
-            *slot = Some(v);
-            true
-        }
-        None => false,
-    }
+    let (v, j) = scan::number(b, scan::skip_blanks(b, k))?;
+    *slot = Some(v);
+    // Extra values after the first are ignored, as the general path does.
+    let end = if b.get(j).is_none_or(|&c| c == b'\n') {
+        j
+    } else {
+        line_end(j)
+    };
+    Some(end + 1)
 }
 
 /// One line of any layout, split into fields; a known key whose value is
@@ -504,7 +516,7 @@ softirq 27098783 0 10254836 4 3329630 0 0 8643355 0 878 4870080\n";
     /// The same text through the general path alone.
     fn parse_general(bytes: &[u8]) -> Result<Stat<'_>> {
         let mut st = Stat::default();
-        for (n, line) in Lines::new(bytes) {
+        for (n, line) in crate::parse::Lines::new(bytes) {
             general_line(n, line, &mut st)?;
         }
         Ok(st)
