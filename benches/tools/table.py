@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Markdown tables of the medians kept by run.sh, with the ratios of each run.
+
+    python3 benches/tools/table.py RUNS_DIR
+
+Ratios are taken within one run (both sides measured minutes apart at most),
+never across runs.
+"""
+import glob
+import os
+import re
+import sys
+
+
+def load(d):
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(d, "*-run*.tsv"))):
+        m = re.match(r"(.+)-run(\d+)\.tsv$", os.path.basename(path))
+        bench, r = m.group(1), int(m.group(2))
+        with open(path) as f:
+            for line in f:
+                g, fn, med, _lo, _hi = line.rstrip("\n").split("\t")
+                runs.setdefault(r, {})[(g, fn)] = float(med)
+    return runs
+
+
+def t(ns):
+    if ns is None:
+        return "-"
+    if ns < 1e3:
+        return f"{ns:.1f} ns"
+    if ns < 1e6:
+        return f"{ns / 1e3:.2f} µs"
+    if ns < 1e9:
+        return f"{ns / 1e6:.1f} ms"
+    return f"{ns / 1e9:.3f} s"
+
+
+def main():
+    runs = load(sys.argv[1])
+    rs = sorted(runs)
+    cols = " | ".join(f"run {r}" for r in rs)
+    sep = "|---" * (2 + len(rs)) + "|"
+
+    def med(r, g, fn):
+        return runs[r].get((g, fn))
+
+    def pair_cells(g, a, b):
+        out = []
+        for r in rs:
+            x, y = med(r, g, a), med(r, g, b)
+            out.append(f"{t(x)} / {t(y)}")
+        return out
+
+    def ratio_cells(g, num, den):
+        out = []
+        for r in rs:
+            x, y = med(r, g, num), med(r, g, den)
+            out.append(f"{x / y:.2f}x" if x and y else "-")
+        return out
+
+    groups = sorted({g for r in rs for (g, _f) in runs[r]})
+    print("### Parsers: perfcore vs procfs on the same bytes\n")
+    print(f"| input | " + " | ".join(f"run {r}: perfcore / procfs" for r in rs)
+          + " | " + " | ".join(f"run {r}: procfs ÷ perfcore" for r in rs) + " |")
+    print("|---" * (1 + 2 * len(rs)) + "|")
+    for g in groups:
+        if any((g, "procfs") in runs[r] for r in rs):
+            print(f"| {g} | " + " | ".join(pair_cells(g, "perfcore", "procfs")) + " | "
+                  + " | ".join(ratio_cells(g, "procfs", "perfcore")) + " |")
+            if any((g, "perfcore parse_into") in runs[r] for r in rs):
+                print(f"| {g} (parse_into, Vec kept) | "
+                      + " | ".join(pair_cells(g, "perfcore parse_into", "procfs")) + " | "
+                      + " | ".join(ratio_cells(g, "procfs", "perfcore parse_into")) + " |")
+
+    for g in groups:
+        if any((g, "procfs") in runs[r] for r in rs):
+            continue
+        fns = sorted({f for r in rs for (gg, f) in runs[r] if gg == g})
+        print(f"\n### {g}\n")
+        print(f"| benchmark | {cols} |")
+        print(sep[: 4 * (1 + len(rs)) + 1])
+        for fn in fns:
+            print(f"| {fn} | " + " | ".join(t(med(r, g, fn)) for r in rs) + " |")
+        if g == "live_sample":
+            print(f"\n| ratio | {cols} |")
+            print(sep[: 4 * (1 + len(rs)) + 1])
+            for label, a, b in [
+                ("perfcore read+parse ÷ floor (pread to EOF)", "perfcore read+parse", "floor pread to EOF"),
+                ("perfcore read+parse ÷ floor (one pread per file)", "perfcore read+parse", "floor one pread per file"),
+                ("perfcore read only ÷ floor (pread to EOF)", "perfcore read only", "floor pread to EOF"),
+                ("procfs ÷ perfcore", "procfs current()", "perfcore read+parse"),
+                ("sysinfo narrow ÷ perfcore (both spaced 210 ms)", "spaced/sysinfo narrow", "spaced/perfcore read+parse"),
+                ("sysinfo refresh_cpu_all etc ÷ perfcore (both spaced)", "spaced/sysinfo refresh_cpu_all etc", "spaced/perfcore read+parse"),
+            ]:
+                print(f"| {label} | " + " | ".join(ratio_cells(g, a, b)) + " |")
+
+
+if __name__ == "__main__":
+    main()
