@@ -6,6 +6,11 @@
 //! cargo bench -p perfan-benches --bench live
 //! ```
 //!
+//! Before criterion's groups, a paired loop times the floor, perfcore and
+//! procfs in turn, round after round, and prints the median of each and their
+//! ratios (`paired:` lines): on a shared, bursty machine this ratio is steadier
+//! than one taken between criterion benchmarks measured seconds apart.
+//!
 //! sysinfo refuses to refresh CPU usage twice within 200 ms
 //! (`MINIMUM_CPU_UPDATE_INTERVAL`), so its refreshes are spaced 210 ms apart
 //! with `iter_custom`, the sleeps left out of the time. Spacing also leaves the
@@ -95,6 +100,51 @@ fn spaced(iters: u64, mut f: impl FnMut()) -> Duration {
     total
 }
 
+/// Median of `v` (sorted in place), in nanoseconds.
+fn median_ns(v: &mut [Duration]) -> f64 {
+    v.sort_unstable();
+    v.get(v.len() / 2).map_or(f64::NAN, |d| d.as_nanos() as f64)
+}
+
+/// Times each contender once per round, in an order that rotates every round,
+/// so that all of them see the same machine; prints medians and ratios.
+fn paired(rounds: usize, reader: &mut LiveReader, sample: &mut RawSample, floor: &mut ReadFloor) {
+    let mut times: [Vec<Duration>; 4] = Default::default();
+    for round in 0..rounds {
+        for k in 0..4 {
+            let which = (round + k) % 4;
+            let t = Instant::now();
+            match which {
+                0 => {
+                    black_box(floor.read_to_eof().expect("read"));
+                }
+                1 => {
+                    black_box(floor.read_once().expect("read"));
+                }
+                2 => {
+                    reader.read(sample).expect("read");
+                    let snap = sample.parse().expect("parse");
+                    black_box(snap.stat.as_ref().map(|s| s.cpus.len()));
+                }
+                _ => {
+                    black_box(procfs_six().expect("procfs"));
+                }
+            }
+            times[which].push(t.elapsed());
+        }
+    }
+    let [eof, once, ours, procfs] = times.each_mut().map(|v| median_ns(v));
+    println!(
+        "paired: rounds={rounds} floor_eof_ns={eof:.0} floor_once_ns={once:.0} perfcore_ns={ours:.0} procfs_ns={procfs:.0}"
+    );
+    println!(
+        "paired: perfcore/floor_eof={:.3} perfcore/floor_once={:.3} procfs/perfcore={:.2}",
+        ours / eof,
+        ours / once,
+        procfs / ours
+    );
+}
+
 fn bench_live(c: &mut Criterion) {
     let proc_root = Path::new("/proc");
     let mut reader = LiveReader::open(ReaderConfig::with_proc_root(proc_root).sources(&LIVE_SIX))
@@ -105,6 +155,11 @@ fn bench_live(c: &mut Criterion) {
     assert_eq!(floor.len(), 6);
     procfs_six().expect("procfs reads the six files");
     let mut si = Sysinfo::new();
+    let rounds = std::env::var("PERFAN_BENCH_PAIRED_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000);
+    paired(rounds, &mut reader, &mut sample, &mut floor);
 
     let mut g = c.benchmark_group("live_sample");
     g.bench_function("perfcore read+parse", |b| {

@@ -36,8 +36,25 @@ def t(ns):
     return f"{ns / 1e9:.3f} s"
 
 
+def paired(d):
+    """The `paired:` lines printed by the live bench, per run."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(d, "live-run*.log"))):
+        r = int(re.search(r"run(\d+)\.log$", path).group(1))
+        vals = {}
+        with open(path) as f:
+            for line in f:
+                if line.startswith("paired:"):
+                    for kv in line.split()[1:]:
+                        k, v = kv.split("=")
+                        vals[k] = float(v)
+        out[r] = vals
+    return out
+
+
 def main():
     runs = load(sys.argv[1])
+    pr = paired(sys.argv[1])
     rs = sorted(runs)
     cols = " | ".join(f"run {r}" for r in rs)
     sep = "|---" * (2 + len(rs)) + "|"
@@ -94,6 +111,24 @@ def main():
                 ("sysinfo refresh_cpu_all etc ÷ perfcore (both spaced)", "spaced/sysinfo refresh_cpu_all etc", "spaced/perfcore read+parse"),
             ]:
                 print(f"| {label} | " + " | ".join(ratio_cells(g, a, b)) + " |")
+            if pr:
+                print(f"\nPaired loop (contenders timed in turn, rotating order, medians):\n")
+                print(f"| | {cols} |")
+                print(sep[: 4 * (1 + len(rs)) + 1])
+                for key, label in [
+                    ("floor_eof_ns", "floor, pread to EOF"),
+                    ("floor_once_ns", "floor, one pread per file"),
+                    ("perfcore_ns", "perfcore read+parse"),
+                    ("procfs_ns", "procfs current()"),
+                ]:
+                    print(f"| {label} | " + " | ".join(t(pr.get(r, {}).get(key)) for r in rs) + " |")
+                for key, label in [
+                    ("perfcore/floor_eof", "perfcore ÷ floor (pread to EOF)"),
+                    ("perfcore/floor_once", "perfcore ÷ floor (one pread per file)"),
+                    ("procfs/perfcore", "procfs ÷ perfcore"),
+                ]:
+                    print(f"| {label} | " + " | ".join(
+                        f"{pr[r][key]:.2f}x" if key in pr.get(r, {}) else "-" for r in rs) + " |")
 
 
 if __name__ == "__main__":
