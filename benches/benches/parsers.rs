@@ -10,9 +10,15 @@
 //! a `BufRead`, so procfs pays no extra buffer). Before measuring, each pair is
 //! checked to parse the input and agree on a value, so no side is timed on an
 //! error path.
+//!
+//! Before criterion's groups, a paired loop times both sides of each input in
+//! turn (a batch of calls of one, then of the other, order rotating every
+//! round) and prints the median time per call of each and their ratio
+//! (`paired:` lines): on a shared, bursty machine that ratio is steadier than
+//! one between two criterion benchmarks measured seconds apart.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use perfan_benches::{LIVE_MACHINE, fixture};
@@ -252,6 +258,159 @@ fn bench_cpuinfo(c: &mut Criterion) {
     }
 }
 
+/// One input: its name and both parsers as closures over it.
+type Pair = (String, Box<dyn FnMut()>, Box<dyn FnMut()>);
+
+fn pairs() -> Vec<Pair> {
+    fn pair(name: &str, ours: impl FnMut() + 'static, theirs: impl FnMut() + 'static) -> Pair {
+        (name.to_owned(), Box::new(ours), Box::new(theirs))
+    }
+    let stat_live = live("stat");
+    let stat_huge = fixture("corpus/procfs/stat-huge-intr/proc/stat");
+    let mem = live("meminfo");
+    let disk_live = live("diskstats");
+    let disk_52 = fixture("corpus/procfs/diskstats-14-18-20-fields/proc/diskstats");
+    let net_live = live("net/dev");
+    let net_10 = procfs_readable_net_dev(&fixture(
+        "corpus/node_exporter/net-dev-quirky-names-2021/proc/net/dev",
+    ));
+    let load = live("loadavg");
+    let vm = live("vmstat");
+    let (pc, pi, pm) = (
+        live("pressure/cpu"),
+        live("pressure/io"),
+        live("pressure/memory"),
+    );
+    let cpu_live = live("cpuinfo");
+    let cpu_x86 = fixture("corpus/procfs/cpuinfo-x86/proc/cpuinfo");
+    macro_rules! both {
+        ($name:expr, $input:expr, |$b:ident| $ours:expr, |$t:ident| $theirs:expr) => {{
+            let (x, y) = ($input.clone(), $input.clone());
+            pair(
+                $name,
+                move || {
+                    let $b = black_box(&x[..]);
+                    black_box($ours.is_ok());
+                },
+                move || {
+                    let $t = black_box(&y[..]);
+                    black_box($theirs.is_ok());
+                },
+            )
+        }};
+    }
+    use pressure::Resource as R;
+    vec![
+        both!("stat/live-2cpu", stat_live, |b| stat::parse(b), |t| {
+            procfs::KernelStats::from_buf_read(t, &SI)
+        }),
+        both!(
+            "stat/huge-intr-129KiB",
+            stat_huge,
+            |b| stat::parse(b),
+            |t| { procfs::KernelStats::from_buf_read(t, &SI) }
+        ),
+        both!("meminfo/live", mem, |b| meminfo::parse(b), |t| {
+            procfs::Meminfo::from_buf_read(t)
+        }),
+        both!(
+            "diskstats/live-10-lines",
+            disk_live,
+            |b| diskstats::parse(b),
+            |t| { procfs::DiskStats::from_buf_read(t) }
+        ),
+        both!(
+            "diskstats/corpus-52-lines",
+            disk_52,
+            |b| diskstats::parse(b),
+            |t| { procfs::DiskStats::from_buf_read(t) }
+        ),
+        both!(
+            "net_dev/live-4-ifaces",
+            net_live,
+            |b| net_dev::parse(b),
+            |t| { procfs::net::InterfaceDeviceStatus::from_buf_read(t) }
+        ),
+        both!(
+            "net_dev/corpus-10-ifaces",
+            net_10,
+            |b| net_dev::parse(b),
+            |t| { procfs::net::InterfaceDeviceStatus::from_buf_read(t) }
+        ),
+        both!("loadavg/live", load, |b| loadavg::parse(b), |t| {
+            procfs::LoadAverage::from_read(t)
+        }),
+        both!("vmstat/live", vm, |b| vmstat::parse(b), |t| {
+            procfs::VmStat::from_buf_read(t)
+        }),
+        pair(
+            "pressure/live-cpu+io+memory",
+            {
+                let (c, i, m) = (pc.clone(), pi.clone(), pm.clone());
+                move || {
+                    black_box(pressure::parse(black_box(&c), R::Cpu).is_ok());
+                    black_box(pressure::parse(black_box(&i), R::Io).is_ok());
+                    black_box(pressure::parse(black_box(&m), R::Memory).is_ok());
+                }
+            },
+            move || {
+                black_box(procfs::CpuPressure::from_buf_read(black_box(&pc[..])).is_ok());
+                black_box(procfs::IoPressure::from_buf_read(black_box(&pi[..])).is_ok());
+                black_box(procfs::MemoryPressure::from_buf_read(black_box(&pm[..])).is_ok());
+            },
+        ),
+        both!("cpuinfo/live-2cpu", cpu_live, |b| cpuinfo::parse(b), |t| {
+            procfs::CpuInfo::from_buf_read(t)
+        }),
+        both!("cpuinfo/x86-8cpu", cpu_x86, |b| cpuinfo::parse(b), |t| {
+            procfs::CpuInfo::from_buf_read(t)
+        }),
+    ]
+}
+
+/// Median time per call of `f` over `rounds` batches of `batch` calls, the two
+/// sides alternating batch by batch.
+fn paired_parsers() {
+    let rounds: usize = std::env::var("PERFAN_BENCH_PAIRED_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
+    for (name, mut ours, mut theirs) in pairs() {
+        // Batches of about 200 µs of the slower side.
+        let t = Instant::now();
+        theirs();
+        let one = t.elapsed().as_nanos().max(1) as usize;
+        let batch = (200_000 / one).clamp(1, 20_000);
+        let mut times = [Vec::with_capacity(rounds), Vec::with_capacity(rounds)];
+        for round in 0..rounds {
+            for k in 0..2 {
+                let side = (round + k) % 2;
+                let t = Instant::now();
+                for _ in 0..batch {
+                    if side == 0 {
+                        ours();
+                    } else {
+                        theirs();
+                    }
+                }
+                times[side].push(t.elapsed().as_nanos() as f64 / batch as f64);
+            }
+        }
+        let [o, p] = times.map(|mut v| {
+            v.sort_unstable_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        });
+        println!(
+            "paired: {name} perfcore_ns={o:.1} procfs_ns={p:.1} ratio={:.2}",
+            p / o
+        );
+    }
+}
+
+fn bench_paired(_c: &mut Criterion) {
+    paired_parsers();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -262,7 +421,7 @@ fn config() -> Criterion {
 criterion_group! {
     name = parsers;
     config = config();
-    targets = bench_stat, bench_meminfo, bench_diskstats, bench_net_dev, bench_loadavg,
+    targets = bench_paired, bench_stat, bench_meminfo, bench_diskstats, bench_net_dev, bench_loadavg,
         bench_vmstat, bench_pressure, bench_cpuinfo
 }
 criterion_main!(parsers);

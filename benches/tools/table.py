@@ -52,9 +52,34 @@ def paired(d):
     return out
 
 
+def paired_parsers(d):
+    """The `paired:` lines printed by the parsers bench: {run: {input: (ours, procfs)}}."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(d, "parsers-run*.log"))):
+        r = int(re.search(r"run(\d+)\.log$", path).group(1))
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"paired: (\S+) perfcore_ns=([\d.]+) procfs_ns=([\d.]+)", line)
+                if m:
+                    out.setdefault(r, {})[m.group(1)] = (float(m.group(2)), float(m.group(3)))
+    return out
+
+
 def main():
     runs = load(sys.argv[1])
     pr = paired(sys.argv[1])
+    pp = paired_parsers(sys.argv[1])
+    if pp:
+        prs = sorted(pp)
+        print("### Parsers, paired loop (200 µs batches of each side in turn, medians per call)\n")
+        print("| input | " + " | ".join(f"run {r}: perfcore / procfs" for r in prs)
+              + " | " + " | ".join(f"run {r}: procfs ÷ perfcore" for r in prs) + " |")
+        print("|---" * (1 + 2 * len(prs)) + "|")
+        for name in pp[prs[0]]:
+            cells = [f"{t(pp[r][name][0])} / {t(pp[r][name][1])}" if name in pp[r] else "-" for r in prs]
+            ratios = [f"{pp[r][name][1] / pp[r][name][0]:.2f}x" if name in pp[r] else "-" for r in prs]
+            print(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+        print()
     rs = sorted(runs)
     cols = " | ".join(f"run {r}" for r in rs)
     sep = "|---" * (2 + len(rs)) + "|"
@@ -77,7 +102,7 @@ def main():
         return out
 
     groups = sorted({g for r in rs for (g, _f) in runs[r]})
-    print("### Parsers: perfcore vs procfs on the same bytes\n")
+    print("### Parsers, criterion (each side measured on its own for ~2 s, medians)\n")
     print(f"| input | " + " | ".join(f"run {r}: perfcore / procfs" for r in rs)
           + " | " + " | ".join(f"run {r}: procfs ÷ perfcore" for r in rs) + " |")
     print("|---" * (1 + 2 * len(rs)) + "|")
