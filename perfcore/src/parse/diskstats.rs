@@ -1169,6 +1169,26 @@ mod tests {
             }
         }
 
+        /// Idle devices print runs of single zeros, which the scanner takes
+        /// four at a time.
+        #[test]
+        fn zero_runs_read_as_the_line_parser_does(
+            line in "[0-9]{1,3} [0-9]{1,3} loop[0-9]( (0|0|0|0|00|[0-9]{1,2})){3,19}[ \t]{0,2}",
+        ) {
+            let b = format!("{line}\n").into_bytes();
+            let mut out = Vec::new();
+            if let Some(used) = scan_line(&b, &mut out) {
+                prop_assert_eq!(parse_line(1, line.as_bytes()).ok(), Some(out.pop()));
+                prop_assert_eq!(used, b.len());
+            } else {
+                prop_assert!(out.is_empty());
+            }
+            prop_assert_eq!(
+                parse(&b).map_err(|e| e.to_string()),
+                parse_line(1, line.as_bytes()).map(|d| d.into_iter().collect::<Vec<_>>()).map_err(|e| e.to_string())
+            );
+        }
+
         #[test]
         fn any_name_classifies(name in "\\PC{0,12}") {
             let _ = DeviceKind::from_name(&name);

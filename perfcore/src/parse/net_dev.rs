@@ -264,6 +264,8 @@ fn scan_line(b: &[u8]) -> Option<(Option<NetDev<'_>>, usize)> {
 pub(super) mod scan {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
+    /// `b"0 0 0 0 "` as a little-endian word.
+    const ZEROS4: u64 = u64::from_le_bytes(*b"0 0 0 0 ");
 
     /// Whitespace that separates fields, as [`fields`](super::super::fields) splits.
     #[inline(always)]
@@ -381,6 +383,17 @@ pub(super) mod scan {
                     }
                     Separator::Invalid => return None,
                 }
+            }
+            // Four zero counters in a row ("0 0 0 0 "), as idle devices print
+            // them (loop, ram, zram and unused discard/flush fields): one word.
+            if d == 0
+                && word(b, i) == Some(ZEROS4)
+                && let Some(slots) = out.get_mut(count..count + 4)
+            {
+                slots.fill(0);
+                count += 4;
+                i += 8;
+                continue;
             }
             let start = i;
             let mut v = u64::from(d);

@@ -4,7 +4,8 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use super::{Lines, fields, parse_u64, show};
+use super::net_dev::scan;
+use super::{fields, parse_u64, show};
 use crate::error::{Error, Result};
 
 /// The file this module parses, as named in errors.
@@ -180,67 +181,156 @@ impl<'a> Stat<'a> {
 /// than four values.
 pub fn parse(bytes: &[u8]) -> Result<Stat<'_>> {
     let mut st = Stat::default();
-    for (n, line) in Lines::new(bytes) {
-        let mut f = fields(line);
-        let Some(key) = f.next() else { continue };
-        let bad = |what: &str| Error::parse(FILE, n, format!("{what}: {:?}", show(line)));
-        if key.starts_with(b"cpu") {
-            let id = &key[3..];
-            let mut v = [0u64; 10];
-            let mut count = 0;
-            for field in f.by_ref() {
-                let x = parse_u64(field).ok_or_else(|| bad("CPU time is not a number"))?;
-                if count < 10 {
-                    v[count] = x;
-                }
-                count += 1;
-            }
-            let times = CpuTimes::from_values(&v[..count.min(10)])
-                .ok_or_else(|| bad("cpu line has fewer than 4 values"))?;
-            if id.is_empty() {
-                st.cpu_total = Some(times);
-            } else {
-                let id = parse_u64(id)
-                    .and_then(|i| u32::try_from(i).ok())
-                    .ok_or_else(|| bad("bad CPU id"))?;
-                st.cpus.push(Cpu { id, times });
-            }
+    let mut rest = bytes;
+    let mut n = 0;
+    while !rest.is_empty() {
+        n += 1;
+        if let Some(used) = fast_line(rest, &mut st) {
+            rest = rest.get(used..).unwrap_or_default();
             continue;
         }
-        let one = |f: &mut super::Fields<'_>| -> Result<u64> {
-            f.next()
-                .and_then(parse_u64)
-                .ok_or_else(|| bad("value missing or not a number"))
+        let (line, after) = match super::memchr_newline(rest) {
+            Some(i) => (rest.get(..i), rest.get(i + 1..)),
+            None => (Some(rest), None),
         };
-        match key {
-            b"intr" => {
-                st.intr_total = Some(one(&mut f)?);
-                st.intr_rest = f.remainder();
-            }
-            b"softirq" => {
-                st.softirq_total = Some(one(&mut f)?);
-                st.softirq_rest = f.remainder();
-            }
-            b"ctxt" => st.ctxt = Some(one(&mut f)?),
-            b"btime" => st.btime = Some(one(&mut f)?),
-            b"processes" => st.processes = Some(one(&mut f)?),
-            b"procs_running" => st.procs_running = Some(one(&mut f)?),
-            b"procs_blocked" => st.procs_blocked = Some(one(&mut f)?),
-            b"page" | b"swap" => {
-                let pair = InOut {
-                    in_: one(&mut f)?,
-                    out: one(&mut f)?,
-                };
-                if key == b"page" {
-                    st.page = Some(pair);
-                } else {
-                    st.swap = Some(pair);
-                }
-            }
-            _ => {}
-        }
+        general_line(n, line.unwrap_or_default(), &mut st)?;
+        rest = after.unwrap_or_default();
     }
     Ok(st)
+}
+
+/// Reads the line at the start of `b` (the rest of the file) when it is in the
+/// kernel's own layout: the key at the start of the line, then blank-separated
+/// numbers that end at a blank or the line's end. One pass over its bytes; the
+/// scan of the numbers finds the end of the line, so only the long `intr` and
+/// `softirq` lines (and unknown keys) need a newline search. Returns the bytes
+/// used including the newline, or `None`, leaving `st` untouched, for anything
+/// else (blank lines, leading blanks, the 2.4 `page`/`swap` lines, numbers of
+/// 20 digits, errors): [`general_line`] then reads that line, and reads it the
+/// same way when it is well formed.
+#[inline(always)]
+fn fast_line<'a>(b: &'a [u8], st: &mut Stat<'a>) -> Option<usize> {
+    let mut k = 0;
+    while let Some(&c) = b.get(k) {
+        if c == b'\n' || scan::is_blank(c) {
+            break;
+        }
+        k += 1;
+    }
+    let key = b.get(..k).filter(|k| !k.is_empty())?;
+    // The index of the line's newline (or the end), from `from` on.
+    let line_end = |from: usize| {
+        let tail = b.get(from..).unwrap_or_default();
+        from + super::memchr_newline(tail).unwrap_or(tail.len())
+    };
+    if let Some(id) = key.strip_prefix(b"cpu") {
+        let mut v = [0u64; 16];
+        let (count, end) = scan::numbers(b, k, &mut v)?;
+        let times = CpuTimes::from_values(&v[..count.min(10)])?;
+        if id.is_empty() {
+            st.cpu_total = Some(times);
+        } else {
+            let id = scan::number(id, 0).and_then(|(i, _)| u32::try_from(i).ok())?;
+            st.cpus.push(Cpu { id, times });
+        }
+        return Some(end + 1);
+    }
+    let slot = match key {
+        b"ctxt" => &mut st.ctxt,
+        b"btime" => &mut st.btime,
+        b"processes" => &mut st.processes,
+        b"procs_running" => &mut st.procs_running,
+        b"procs_blocked" => &mut st.procs_blocked,
+        b"intr" | b"softirq" => {
+            let (total, j) = scan::number(b, scan::skip_blanks(b, k))?;
+            let end = line_end(j);
+            let rest = super::trim_start(b.get(j..end).unwrap_or_default());
+            if key == b"intr" {
+                (st.intr_total, st.intr_rest) = (Some(total), rest);
+            } else {
+                (st.softirq_total, st.softirq_rest) = (Some(total), rest);
+            }
+            return Some(end + 1);
+        }
+        b"page" | b"swap" => return None,
+        _ => return Some(line_end(k) + 1), // unknown keys are ignored
+    };
+    let (v, j) = scan::number(b, scan::skip_blanks(b, k))?;
+    *slot = Some(v);
+    // Extra values after the first are ignored, as the general path does.
+    let end = if b.get(j).is_none_or(|&c| c == b'\n') {
+        j
+    } else {
+        line_end(j)
+    };
+    Some(end + 1)
+}
+
+/// One line of any layout, split into fields; a known key whose value is
+/// missing or not a number is an error.
+#[cold]
+fn general_line<'a>(n: usize, line: &'a [u8], st: &mut Stat<'a>) -> Result<()> {
+    let mut f = fields(line);
+    let Some(key) = f.next() else {
+        return Ok(());
+    };
+    let bad = |what: &str| Error::parse(FILE, n, format!("{what}: {:?}", show(line)));
+    if key.starts_with(b"cpu") {
+        let id = &key[3..];
+        let mut v = [0u64; 10];
+        let mut count = 0;
+        for field in f.by_ref() {
+            let x = parse_u64(field).ok_or_else(|| bad("CPU time is not a number"))?;
+            if count < 10 {
+                v[count] = x;
+            }
+            count += 1;
+        }
+        let times = CpuTimes::from_values(&v[..count.min(10)])
+            .ok_or_else(|| bad("cpu line has fewer than 4 values"))?;
+        if id.is_empty() {
+            st.cpu_total = Some(times);
+        } else {
+            let id = parse_u64(id)
+                .and_then(|i| u32::try_from(i).ok())
+                .ok_or_else(|| bad("bad CPU id"))?;
+            st.cpus.push(Cpu { id, times });
+        }
+        return Ok(());
+    }
+    let one = |f: &mut super::Fields<'_>| -> Result<u64> {
+        f.next()
+            .and_then(parse_u64)
+            .ok_or_else(|| bad("value missing or not a number"))
+    };
+    match key {
+        b"intr" => {
+            st.intr_total = Some(one(&mut f)?);
+            st.intr_rest = f.remainder();
+        }
+        b"softirq" => {
+            st.softirq_total = Some(one(&mut f)?);
+            st.softirq_rest = f.remainder();
+        }
+        b"ctxt" => st.ctxt = Some(one(&mut f)?),
+        b"btime" => st.btime = Some(one(&mut f)?),
+        b"processes" => st.processes = Some(one(&mut f)?),
+        b"procs_running" => st.procs_running = Some(one(&mut f)?),
+        b"procs_blocked" => st.procs_blocked = Some(one(&mut f)?),
+        b"page" | b"swap" => {
+            let pair = InOut {
+                in_: one(&mut f)?,
+                out: one(&mut f)?,
+            };
+            if key == b"page" {
+                st.page = Some(pair);
+            } else {
+                st.swap = Some(pair);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 struct CpuMap<'s>(&'s [Cpu]);
@@ -421,5 +511,83 @@ softirq 27098783 0 10254836 4 3329630 0 0 8643355 0 878 4870080\n";
         assert_eq!(v["procs_blocked"], 0);
         let old = serde_json::to_value(parse(b"cpu 1 2 3 4\n").unwrap()).unwrap();
         assert!(old["cpu_total"].get("iowait").is_none());
+    }
+
+    /// The same text through the general path alone.
+    fn parse_general(bytes: &[u8]) -> Result<Stat<'_>> {
+        let mut st = Stat::default();
+        for (n, line) in crate::parse::Lines::new(bytes) {
+            general_line(n, line, &mut st)?;
+        }
+        Ok(st)
+    }
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/");
+        std::fs::read(format!("{root}{rel}")).unwrap()
+    }
+
+    #[test]
+    fn fast_path_reads_fixtures_as_the_general_path_does() {
+        for rel in [
+            "live/debian12-kernel6.18-2cpu/sample0/proc/stat",
+            "corpus/procfs/stat-huge-intr/proc/stat",
+            "corpus/node_exporter/stat-guest/proc/stat",
+            "corpus/telegraf/kernel-stat-full/proc/stat",
+            "corpus/telegraf/kernel-stat-partial/proc/stat",
+        ] {
+            let b = fixture(rel);
+            assert_eq!(parse(&b).unwrap(), parse_general(&b).unwrap(), "{rel}");
+        }
+        for text in [
+            &b"cpu  1 2 3\n"[..],
+            b"cpu1x 1 2 3 4\n",
+            b"ctxt\n",
+            b"ctxt 12a\n",
+            b"btime 99999999999999999999\n",
+            b"ctxt 18446744073709551615 7\n",
+            b" cpu 1 2 3 4\n",
+            b"cpu 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18\n",
+            b"intr 5\r\nsoftirq 6   1 2\t3\n",
+            b"cpu99999999999 1 2 3 4\n",
+        ] {
+            assert_eq!(
+                format!("{:?}", parse(text)),
+                format!("{:?}", parse_general(text)),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_path_agrees_with_the_general_path(
+            lines in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "cpu", "cpu0", "cpu12", "cpux", "intr", "softirq", "ctxt", "btime",
+                        "processes", "procs_running", "procs_blocked", "page", "other", "",
+                    ]),
+                    proptest::collection::vec("[0-9]{1,21}|[ \t]|x|-1", 0..14),
+                ),
+                0..12,
+            )
+        ) {
+            let mut text = String::new();
+            for (key, fields) in &lines {
+                text.push_str(key);
+                for f in fields {
+                    text.push(' ');
+                    text.push_str(f);
+                }
+                text.push('\n');
+            }
+            let b = text.as_bytes();
+            proptest::prop_assert_eq!(
+                format!("{:?}", parse(b)),
+                format!("{:?}", parse_general(b))
+            );
+        }
     }
 }
