@@ -1,0 +1,147 @@
+//! What both backends share: column lists, bucket widths, statistics in Rust.
+
+use std::sync::LazyLock;
+
+use perfcore::metrics::Metric;
+use perfcore::stats::{Summary, summarize};
+
+use crate::error::{Error, Result};
+
+/// `cpu_user_pct, cpu_nice_pct, ...` in [`Metric::ALL`] order.
+pub(crate) static METRIC_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    Metric::ALL
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
+/// The columns of `interval_metrics`, in table order.
+pub(crate) static ALL_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "tenant_id, machine_id, ts_ms, interval_s, {}",
+        *METRIC_COLUMNS
+    )
+});
+
+/// Number of columns of `interval_metrics`.
+pub(crate) const COLUMN_COUNT: usize = 4 + perfcore::metrics::METRIC_COUNT;
+
+/// `m1, m2` for a list of metrics.
+pub(crate) fn column_list(metrics: &[Metric]) -> String {
+    metrics
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Clamps a requested range `[from, to)` to the data's `[first, last]` and returns the
+/// bucket width giving at most `points` buckets.
+pub(crate) fn bucket_plan(
+    from_ms: i64,
+    to_ms: i64,
+    first_ms: i64,
+    last_ms: i64,
+    points: u32,
+) -> Option<(i64, i64, i64)> {
+    let from = from_ms.max(first_ms);
+    let to = to_ms.min(last_ms.saturating_add(1));
+    if to <= from || points == 0 {
+        return None;
+    }
+    let span = to as i128 - from as i128;
+    let width = ((span + points as i128 - 1) / points as i128).max(1);
+    Some((from, to, i64::try_from(width).unwrap_or(i64::MAX)))
+}
+
+/// Checks a points argument.
+pub(crate) fn check_points(points: u32) -> Result<()> {
+    if points == 0 {
+        return Err(Error::Invalid("points must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// Summaries of columns (NULLs already left out), computed on worker threads so the
+/// async runtime is not blocked; metrics without values are left out.
+pub(crate) async fn summarize_columns(
+    columns: Vec<(Metric, Vec<f64>)>,
+) -> Result<Vec<(Metric, Summary)>> {
+    tokio::task::spawn_blocking(move || summarize_parallel(&columns))
+        .await
+        .map_err(|e| Error::Task(e.to_string()))
+}
+
+/// Summaries of columns on up to `available_parallelism` threads, in input order.
+pub fn summarize_parallel(columns: &[(Metric, Vec<f64>)]) -> Vec<(Metric, Summary)> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(columns.len())
+        .max(1);
+    let mut out: Vec<Option<Summary>> = vec![None; columns.len()];
+    if threads == 1 {
+        for (slot, (_, v)) in out.iter_mut().zip(columns) {
+            *slot = summarize(v);
+        }
+    } else {
+        // Interleaved split: neighbouring metrics often have similar costs.
+        let results: Vec<Vec<(usize, Option<Summary>)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        (t..columns.len())
+                            .step_by(threads)
+                            .map(|i| (i, summarize(&columns[i].1)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for (i, s) in results.into_iter().flatten() {
+            out[i] = s;
+        }
+    }
+    columns
+        .iter()
+        .zip(out)
+        .filter_map(|((m, _), s)| s.map(|s| (*m, s)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_the_data_range() {
+        // 0..=999 ms of data, asked for 0..10_000 in 10 points: clamped to 0..1000, width 100.
+        assert_eq!(bucket_plan(0, 10_000, 0, 999, 10), Some((0, 1000, 100)));
+        // Unbounded request: no overflow.
+        assert_eq!(bucket_plan(i64::MIN, i64::MAX, 5, 5, 3), Some((5, 6, 1)));
+        assert_eq!(bucket_plan(10, 5, 0, 100, 3), None);
+        assert_eq!(bucket_plan(0, 100, 0, 100, 0), None);
+        // 7 ms in 2 points -> width 4 (ceil).
+        assert_eq!(bucket_plan(0, 7, 0, 6, 2), Some((0, 7, 4)));
+    }
+
+    #[test]
+    fn parallel_summaries_keep_order_and_skip_empty() {
+        let cols = vec![
+            (Metric::CpuUserPct, vec![1.0, 2.0, 3.0]),
+            (Metric::CpuNicePct, vec![]),
+            (Metric::Load1, vec![5.0]),
+        ];
+        let s = summarize_parallel(&cols);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].0, Metric::CpuUserPct);
+        assert_eq!(s[0].1.avg, 2.0);
+        assert_eq!(s[1].0, Metric::Load1);
+        assert_eq!(s[1].1.p99, 5.0);
+    }
+}
