@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use perfcore::metrics::Metric;
+use perfcore::metrics::{IntervalRow, Metric};
 use perfcore::stats::{Summary, summarize};
 
 use crate::error::{Error, Result};
@@ -26,6 +26,33 @@ pub(crate) static ALL_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 
 /// Number of columns of `interval_metrics`.
 pub(crate) const COLUMN_COUNT: usize = 4 + perfcore::metrics::METRIC_COUNT;
+
+/// Metrics whose presence is tracked in a machine's `metric_mask` (one bit each in a
+/// signed 64-bit column); later metrics are always read.
+const MASK_BITS: usize = 63;
+
+/// Bit `i` set when some row has a value for metric `i`.
+pub(crate) fn metric_mask(rows: &[IntervalRow]) -> i64 {
+    let mut mask = 0i64;
+    for r in rows {
+        for (i, v) in r.values.iter().enumerate().take(MASK_BITS) {
+            if v.is_some() {
+                mask |= 1 << i;
+            }
+        }
+    }
+    mask
+}
+
+/// The metrics that may have values on a machine with this mask, in column order:
+/// reads skip the columns that were never written.
+pub(crate) fn present_metrics(mask: i64) -> Vec<Metric> {
+    Metric::ALL
+        .iter()
+        .copied()
+        .filter(|m| m.index() >= MASK_BITS || mask & (1 << m.index()) != 0)
+        .collect()
+}
 
 /// `m1, m2` for a list of metrics.
 pub(crate) fn column_list(metrics: &[Metric]) -> String {
@@ -128,6 +155,21 @@ mod tests {
         assert_eq!(bucket_plan(0, 100, 0, 100, 0), None);
         // 7 ms in 2 points -> width 4 (ceil).
         assert_eq!(bucket_plan(0, 7, 0, 6, 2), Some((0, 7, 4)));
+    }
+
+    #[test]
+    fn mask_tracks_metrics_with_values() {
+        let mut a = IntervalRow::new(0, 1.0);
+        a.set(Metric::CpuUserPct, Some(1.0));
+        let mut b = IntervalRow::new(1, 1.0);
+        b.set(Metric::FsMaxUsedPct, Some(2.0));
+        let mask = metric_mask(&[a, b]);
+        assert_eq!(
+            present_metrics(mask),
+            vec![Metric::CpuUserPct, Metric::FsMaxUsedPct]
+        );
+        assert!(present_metrics(0).is_empty());
+        assert_eq!(present_metrics(-1).len(), Metric::ALL.len());
     }
 
     #[test]

@@ -13,12 +13,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use perfcore::metrics::{DeviceKind, DeviceRow, IntervalRow, METRIC_COUNT, MachineFacts, Metric};
+use perfcore::metrics::{DeviceKind, DeviceRow, IntervalRow, MachineFacts, Metric};
 use perfcore::stats::Summary;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 
-use crate::compute::{self, ALL_COLUMNS, COLUMN_COUNT, METRIC_COLUMNS};
+use crate::compute::{self, ALL_COLUMNS, COLUMN_COUNT};
 use crate::error::{Error, Result};
 use crate::migrate;
 use crate::pgcopy::{CopyDecoder, CopyEncoder};
@@ -39,11 +39,41 @@ const STAGING_DDL: &str = "CREATE TEMP TABLE IF NOT EXISTS perfan_stage_metrics 
      CREATE TEMP TABLE IF NOT EXISTS perfan_stage_values \
      (LIKE device_values INCLUDING DEFAULTS) ON COMMIT DELETE ROWS";
 
+/// How ingest moves staged rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Check first; a plain INSERT when nothing can conflict.
+    Detect,
+    /// Always `ON CONFLICT DO NOTHING`.
+    OnConflict,
+}
+
+/// True when a batch holds the same timestamp twice.
+fn repeats_timestamp(rows: &[IntervalRow]) -> bool {
+    if rows
+        .windows(2)
+        .all(|w| w[0].timestamp_ms < w[1].timestamp_ms)
+    {
+        return false;
+    }
+    let mut ts: Vec<i64> = rows.iter().map(|r| r.timestamp_ms).collect();
+    ts.sort_unstable();
+    ts.windows(2).any(|w| w[0] == w[1])
+}
+
+fn is_unique_violation(e: &Error) -> bool {
+    match e {
+        Error::Database { source, .. } => Error::is_unique_violation(source),
+        _ => false,
+    }
+}
+
 /// A store on a PostgreSQL database.
 pub(crate) struct PgStore {
     pool: PgPool,
     copy_rows: String,
     move_rows: String,
+    move_rows_plain: String,
 }
 
 impl PgStore {
@@ -72,6 +102,10 @@ impl PgStore {
             ),
             move_rows: format!(
                 "INSERT INTO interval_metrics ({0}) SELECT {0} FROM perfan_stage_metrics ON CONFLICT DO NOTHING",
+                *ALL_COLUMNS
+            ),
+            move_rows_plain: format!(
+                "INSERT INTO interval_metrics ({0}) SELECT {0} FROM perfan_stage_metrics",
                 *ALL_COLUMNS
             ),
         };
@@ -283,6 +317,28 @@ impl PgStore {
         rows: &[IntervalRow],
         devices: &[DeviceRow],
     ) -> Result<IngestReport> {
+        match self
+            .ingest_once(tenant, machine, rows, devices, Mode::Detect)
+            .await
+        {
+            // Another writer stored some of these rows between the check and the insert:
+            // the transaction was rolled back; redo it with conflict handling.
+            Err(e) if is_unique_violation(&e) => {
+                self.ingest_once(tenant, machine, rows, devices, Mode::OnConflict)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn ingest_once(
+        &self,
+        tenant: TenantId,
+        machine: MachineId,
+        rows: &[IntervalRow],
+        devices: &[DeviceRow],
+        mode: Mode,
+    ) -> Result<IngestReport> {
         let mut tx = self.tenant_tx(tenant).await?;
         let exists: Option<i64> =
             sqlx::query_scalar("SELECT id FROM machines WHERE tenant_id = $1 AND id = $2")
@@ -302,32 +358,31 @@ impl PgStore {
             .await
             .map_err(Error::db("creating the staging tables"))?;
         let mut report = IngestReport::default();
-        for (n, chunk) in rows.chunks(STAGE_ROWS).enumerate() {
-            if n > 0 {
-                sqlx::query("TRUNCATE perfan_stage_metrics")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Error::db("emptying the staging table"))?;
-            }
-            let mut enc = CopyEncoder::new(chunk.len() * (2 + COLUMN_COUNT * 12) + 32);
-            for r in chunk {
-                enc.tuple(COLUMN_COUNT as i16);
-                enc.i64(tenant.0);
-                enc.i64(machine.0);
-                enc.i64(r.timestamp_ms);
-                enc.f64(r.elapsed_s);
-                for v in &r.values {
-                    enc.opt_f64(*v);
-                }
-            }
-            copy_in(&mut tx, &self.copy_rows, enc.finish()).await?;
-            let done = sqlx::query(AssertSqlSafe(self.move_rows.as_str()))
-                .execute(&mut *tx)
+        if !rows.is_empty() {
+            // A plain INSERT (no speculative insertion) when nothing can conflict: the
+            // batch repeats no timestamp and the machine has no row in its time span.
+            let plain = mode == Mode::Detect && !repeats_timestamp(rows) && {
+                let (lo, hi) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
+                    (lo.min(r.timestamp_ms), hi.max(r.timestamp_ms))
+                });
+                let any: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM interval_metrics \
+                     WHERE tenant_id = $1 AND machine_id = $2 AND ts_ms >= $3 AND ts_ms <= $4)",
+                )
+                .bind(tenant.0)
+                .bind(machine.0)
+                .bind(lo)
+                .bind(hi)
+                .fetch_one(&mut *tx)
                 .await
-                .map_err(Error::db("moving staged interval rows"))?;
-            report.stored += done.rows_affected();
+                .map_err(Error::db("checking for stored rows"))?;
+                !any
+            };
+            report.stored = self
+                .insert_rows(&mut tx, tenant, machine, rows, plain)
+                .await?;
+            report.already_present = rows.len() as u64 - report.stored;
         }
-        report.already_present = rows.len() as u64 - report.stored;
 
         if !devices.is_empty() {
             let ids = series_ids(&mut tx, tenant, machine, devices).await?;
@@ -374,12 +429,13 @@ impl PgStore {
             .max()
         {
             sqlx::query(
-                "UPDATE machines SET last_seen_ms = GREATEST(COALESCE(last_seen_ms, $1), $1) \
-                 WHERE tenant_id = $2 AND id = $3",
+                "UPDATE machines SET last_seen_ms = GREATEST(COALESCE(last_seen_ms, $1), $1), \
+                 metric_mask = metric_mask | $4 WHERE tenant_id = $2 AND id = $3",
             )
             .bind(newest)
             .bind(tenant.0)
             .bind(machine.0)
+            .bind(compute::metric_mask(rows))
             .execute(&mut *tx)
             .await
             .map_err(Error::db("updating last seen"))?;
@@ -388,6 +444,64 @@ impl PgStore {
             .await
             .map_err(Error::db("committing the batch"))?;
         Ok(report)
+    }
+
+    /// Stages rows with binary COPY and moves them into the table, chunk by chunk; the
+    /// next chunk is encoded while the server moves the current one.
+    async fn insert_rows(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        tenant: TenantId,
+        machine: MachineId,
+        rows: &[IntervalRow],
+        plain: bool,
+    ) -> Result<u64> {
+        let (send, mut recv) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
+        let producer = async move {
+            for chunk in rows.chunks(STAGE_ROWS) {
+                let mut enc = CopyEncoder::new(chunk.len() * (2 + COLUMN_COUNT * 12) + 32);
+                for r in chunk {
+                    enc.tuple(COLUMN_COUNT as i16);
+                    enc.i64(tenant.0);
+                    enc.i64(machine.0);
+                    enc.i64(r.timestamp_ms);
+                    enc.f64(r.elapsed_s);
+                    for v in &r.values {
+                        enc.opt_f64(*v);
+                    }
+                }
+                if send.send(enc.finish()).await.is_err() {
+                    break; // the consumer failed; its error is returned
+                }
+            }
+        };
+        let move_rows = if plain {
+            &self.move_rows_plain
+        } else {
+            &self.move_rows
+        };
+        let consumer = async {
+            let mut stored = 0u64;
+            let mut first = true;
+            while let Some(data) = recv.recv().await {
+                if !first {
+                    sqlx::query("TRUNCATE perfan_stage_metrics")
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(Error::db("emptying the staging table"))?;
+                }
+                first = false;
+                copy_in(tx, &self.copy_rows, data).await?;
+                let done = sqlx::query(AssertSqlSafe(move_rows.as_str()))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(Error::db("moving staged interval rows"))?;
+                stored += done.rows_affected();
+            }
+            Ok::<u64, Error>(stored)
+        };
+        let ((), stored) = tokio::join!(producer, consumer);
+        stored
     }
 
     // ---- queries -------------------------------------------------------------
@@ -419,6 +533,20 @@ impl PgStore {
         tx.commit().await.map_err(Error::db("ending a read"))
     }
 
+    /// The metrics the machine has ever had values for (none for an unknown machine).
+    async fn present(&self, tenant: TenantId, machine: MachineId) -> Result<Vec<Metric>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let mask: Option<i64> =
+            sqlx::query_scalar("SELECT metric_mask FROM machines WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0)
+                .bind(machine.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(Error::db("reading the machine's metrics"))?;
+        tx.commit().await.map_err(Error::db("ending a read"))?;
+        Ok(mask.map(compute::present_metrics).unwrap_or_default())
+    }
+
     pub(crate) async fn rows(
         &self,
         tenant: TenantId,
@@ -426,17 +554,23 @@ impl PgStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<IntervalRow>> {
+        let present = self.present(tenant, machine).await?;
         // Only integers are formatted into the statement (COPY takes no parameters).
         let select = format!(
-            "SELECT ts_ms, interval_s, {} FROM interval_metrics WHERE tenant_id = {} AND machine_id = {} \
+            "SELECT ts_ms, interval_s{}{} FROM interval_metrics WHERE tenant_id = {} AND machine_id = {} \
              AND ts_ms >= {} AND ts_ms < {} ORDER BY ts_ms",
-            *METRIC_COLUMNS, tenant.0, machine.0, from_ms, to_ms
+            if present.is_empty() { "" } else { ", " },
+            compute::column_list(&present),
+            tenant.0,
+            machine.0,
+            from_ms,
+            to_ms
         );
         let mut out = Vec::new();
         self.copy_out(tenant, &select, |f| {
             let mut row = IntervalRow::new(f.i64(0)?, f.f64(1)?);
-            for i in 0..METRIC_COUNT {
-                row.values[i] = f.opt_f64(i + 2)?;
+            for (i, m) in present.iter().enumerate() {
+                row.values[m.index()] = f.opt_f64(i + 2)?;
             }
             out.push(row);
             Ok(())
@@ -606,8 +740,12 @@ impl PgStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(Metric, Summary)>> {
+        let present = self.present(tenant, machine).await?;
+        if present.is_empty() {
+            return Ok(Vec::new());
+        }
         let cols = self
-            .dense_columns(tenant, machine, Metric::ALL, from_ms, to_ms)
+            .dense_columns(tenant, machine, &present, from_ms, to_ms)
             .await?;
         compute::summarize_columns(cols).await
     }

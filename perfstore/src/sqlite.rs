@@ -12,15 +12,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use perfcore::metrics::{DeviceKind, DeviceRow, IntervalRow, METRIC_COUNT, MachineFacts, Metric};
+use perfcore::metrics::{DeviceKind, DeviceRow, IntervalRow, MachineFacts, Metric};
 use perfcore::stats::Summary;
+use sqlx::Arguments;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 
-use crate::compute::{self, ALL_COLUMNS, COLUMN_COUNT, METRIC_COLUMNS};
+use crate::compute::{self, ALL_COLUMNS, COLUMN_COUNT};
 use crate::error::{Error, Result};
 use crate::migrate;
 use crate::secret;
@@ -38,7 +39,6 @@ const SERIES_PER_INSERT: usize = 512;
 struct Sql {
     insert_rows_full: Arc<str>,
     insert_values_full: Arc<str>,
-    select_rows: Arc<str>,
 }
 
 fn values_clause(rows: usize, cols: usize) -> String {
@@ -129,12 +129,6 @@ impl SqliteStore {
             sql: Sql {
                 insert_rows_full: insert_rows_sql(ROWS_PER_INSERT).into(),
                 insert_values_full: insert_values_sql(VALUES_PER_INSERT).into(),
-                select_rows: format!(
-                    "SELECT ts_ms, interval_s, {} FROM interval_metrics \
-                     WHERE tenant_id = ? AND machine_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
-                    *METRIC_COLUMNS
-                )
-                .into(),
             },
         };
         store.migrate().await?;
@@ -330,29 +324,7 @@ impl SqliteStore {
             });
         }
         let mut report = IngestReport::default();
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let text: Arc<str> = if chunk.len() == ROWS_PER_INSERT {
-                self.sql.insert_rows_full.clone()
-            } else {
-                insert_rows_sql(chunk.len()).into()
-            };
-            let mut q = sqlx::query(sql(&text));
-            for r in chunk {
-                q = q
-                    .bind(tenant.0)
-                    .bind(machine.0)
-                    .bind(r.timestamp_ms)
-                    .bind(r.elapsed_s);
-                for v in &r.values {
-                    q = q.bind(*v);
-                }
-            }
-            let done = q
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::db("inserting interval rows"))?;
-            report.stored += done.rows_affected();
-        }
+        report.stored = self.insert_rows(&mut tx, tenant, machine, rows).await?;
         report.already_present = rows.len() as u64 - report.stored;
 
         if !devices.is_empty() {
@@ -386,12 +358,13 @@ impl SqliteStore {
             .max()
         {
             sqlx::query(
-                "UPDATE machines SET last_seen_ms = MAX(COALESCE(last_seen_ms, ?1), ?1) \
-                 WHERE tenant_id = ?2 AND id = ?3",
+                "UPDATE machines SET last_seen_ms = MAX(COALESCE(last_seen_ms, ?1), ?1), \
+                 metric_mask = metric_mask | ?4 WHERE tenant_id = ?2 AND id = ?3",
             )
             .bind(newest)
             .bind(tenant.0)
             .bind(machine.0)
+            .bind(compute::metric_mask(rows))
             .execute(&mut *tx)
             .await
             .map_err(Error::db("updating last seen"))?;
@@ -400,6 +373,57 @@ impl SqliteStore {
             .await
             .map_err(Error::db("committing the batch"))?;
         Ok(report)
+    }
+
+    /// Inserts interval rows in multi-row statements. The arguments of the next
+    /// statement are built while sqlx's worker thread runs the current one.
+    async fn insert_rows(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        tenant: TenantId,
+        machine: MachineId,
+        rows: &[IntervalRow],
+    ) -> Result<u64> {
+        let (send, mut recv) = tokio::sync::mpsc::channel::<(usize, SqliteArguments)>(2);
+        let producer = async move {
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                let mut args = SqliteArguments::default();
+                args.reserve(chunk.len() * COLUMN_COUNT, 0);
+                for r in chunk {
+                    add(&mut args, tenant.0)?;
+                    add(&mut args, machine.0)?;
+                    add(&mut args, r.timestamp_ms)?;
+                    add(&mut args, r.elapsed_s)?;
+                    for v in &r.values {
+                        add(&mut args, *v)?;
+                    }
+                }
+                if send.send((chunk.len(), args)).await.is_err() {
+                    break; // the consumer failed; its error is returned
+                }
+            }
+            Ok::<(), Error>(())
+        };
+        let consumer = async {
+            let mut stored = 0u64;
+            while let Some((n, args)) = recv.recv().await {
+                let text: Arc<str> = if n == ROWS_PER_INSERT {
+                    self.sql.insert_rows_full.clone()
+                } else {
+                    insert_rows_sql(n).into()
+                };
+                let done = sqlx::query_with(sql(&text), args)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(Error::db("inserting interval rows"))?;
+                stored += done.rows_affected();
+            }
+            Ok::<u64, Error>(stored)
+        };
+        let (produced, stored) = tokio::join!(producer, consumer);
+        let stored = stored?;
+        produced?;
+        Ok(stored)
     }
 
     /// Ids of the device series of a batch, creating the missing ones.
@@ -453,6 +477,18 @@ impl SqliteStore {
 
     // ---- queries -------------------------------------------------------------
 
+    /// The metrics the machine has ever had values for (none for an unknown machine).
+    async fn present(&self, tenant: TenantId, machine: MachineId) -> Result<Vec<Metric>> {
+        let mask: Option<i64> =
+            sqlx::query_scalar("SELECT metric_mask FROM machines WHERE tenant_id = ? AND id = ?")
+                .bind(tenant.0)
+                .bind(machine.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Error::db("reading the machine's metrics"))?;
+        Ok(mask.map(compute::present_metrics).unwrap_or_default())
+    }
+
     pub(crate) async fn rows(
         &self,
         tenant: TenantId,
@@ -460,8 +496,15 @@ impl SqliteStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<IntervalRow>> {
+        let present = self.present(tenant, machine).await?;
+        let text = format!(
+            "SELECT ts_ms, interval_s{}{} FROM interval_metrics \
+             WHERE tenant_id = ? AND machine_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
+            if present.is_empty() { "" } else { ", " },
+            compute::column_list(&present)
+        );
         let mut out = Vec::new();
-        let mut stream = sqlx::query(sql(&self.sql.select_rows))
+        let mut stream = sqlx::query(AssertSqlSafe(text))
             .bind(tenant.0)
             .bind(machine.0)
             .bind(from_ms)
@@ -476,8 +519,8 @@ impl SqliteStore {
                 r.try_get(0).map_err(Error::db("ts_ms"))?,
                 r.try_get(1).map_err(Error::db("interval_s"))?,
             );
-            for i in 0..METRIC_COUNT {
-                row.values[i] = r.try_get(i + 2).map_err(Error::db("a metric column"))?;
+            for (i, m) in present.iter().enumerate() {
+                row.values[m.index()] = r.try_get(i + 2).map_err(Error::db("a metric column"))?;
             }
             out.push(row);
         }
@@ -652,8 +695,12 @@ impl SqliteStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(Metric, Summary)>> {
+        let present = self.present(tenant, machine).await?;
+        if present.is_empty() {
+            return Ok(Vec::new());
+        }
         let cols = self
-            .dense_columns(tenant, machine, Metric::ALL, from_ms, to_ms)
+            .dense_columns(tenant, machine, &present, from_ms, to_ms)
             .await?;
         compute::summarize_columns(cols).await
     }
@@ -956,6 +1003,14 @@ impl SqliteStore {
             .map_err(Error::db("page_size"))?;
         Ok(((pages - free).max(0) * size) as u64)
     }
+}
+
+fn add<'q, T: sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite>>(
+    args: &mut SqliteArguments,
+    v: T,
+) -> Result<()> {
+    args.add(v)
+        .map_err(|e| Error::Invalid(format!("encoding a value: {e}")))
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String> {

@@ -37,6 +37,8 @@ CREATE TABLE machines (
     facts JSONB NOT NULL DEFAULT '{}',
     first_seen_ms BIGINT NOT NULL,
     last_seen_ms BIGINT,
+    -- Bit i set once metric i (Metric::ALL order) has had a value: reads skip the rest.
+    metric_mask BIGINT NOT NULL DEFAULT 0,
     UNIQUE (tenant_id, machine_key),
     UNIQUE (tenant_id, id)
 );

@@ -27,6 +27,8 @@ CREATE TABLE machines (
     facts TEXT NOT NULL DEFAULT '{}',
     first_seen_ms INTEGER NOT NULL,
     last_seen_ms INTEGER,
+    -- Bit i set once metric i (Metric::ALL order) has had a value: reads skip the rest.
+    metric_mask INTEGER NOT NULL DEFAULT 0,
     UNIQUE (tenant_id, machine_key),
     UNIQUE (tenant_id, id)
 );

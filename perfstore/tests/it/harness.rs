@@ -12,7 +12,7 @@ use sqlx::Connection;
 /// A test database and a store on it.
 pub struct TestDb {
     /// The store.
-    pub store: Store,
+    pub store: std::sync::Arc<Store>,
     /// Its URL.
     pub url: String,
     /// For PostgreSQL: the admin URL and the database's name, to drop it.
@@ -44,7 +44,7 @@ pub async fn sqlite() -> TestDb {
     let url = format!("sqlite://{}/store.db", dir.path().display());
     let store = Store::open(&url).await.expect("open sqlite store");
     TestDb {
-        store,
+        store: store.into(),
         url,
         pg: None,
         roles: Vec::new(),
@@ -104,7 +104,7 @@ pub async fn postgres() -> Option<TestDb> {
     let url = with_database(&admin, &name, None);
     let store = Store::open(&url).await.expect("open postgres store");
     Some(TestDb {
-        store,
+        store: store.into(),
         url,
         pg: Some((admin, name)),
         roles: Vec::new(),

@@ -826,3 +826,31 @@ async fn schema_has_a_column_per_metric(db: TestDb) {
         "a new Metric needs a new migration adding its column"
     );
 }
+
+both!(concurrent_senders_store_each_row_once);
+
+async fn concurrent_senders_store_each_row_once(db: TestDb) {
+    let store = db.store.clone();
+    let t = store.tenant_by_name_or_create("default").await.unwrap();
+    let m = machine(&store, t.id, "m").await;
+    // Two agents (or an agent and its retry) send overlapping batches at the same time.
+    let batch = std::sync::Arc::new(rows(0, 30_000));
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let (s, b) = (store.clone(), batch.clone());
+            tokio::spawn(async move { s.ingest(t.id, m.id, &b, &[]).await.unwrap() })
+        })
+        .collect();
+    let mut stored = 0;
+    let mut present = 0;
+    for task in tasks {
+        let r = task.await.unwrap();
+        stored += r.stored;
+        present += r.already_present;
+    }
+    assert_eq!((stored, present), (30_000, 30_000));
+    assert_eq!(
+        store.rows(t.id, m.id, i64::MIN, i64::MAX).await.unwrap(),
+        *batch
+    );
+}
