@@ -5,6 +5,9 @@
 -- An unset or empty setting matches no row: forgetting it returns nothing.
 -- FORCE makes the policies apply to the table owner too; superusers and roles with
 -- BYPASSRLS still bypass them, so the application connects as a plain role.
+-- The policies call the function through a scalar subquery: it becomes an InitPlan,
+-- evaluated once per statement instead of once per row (a 1,000,000-row insert or
+-- scan would otherwise read the setting and parse it a million times).
 
 CREATE FUNCTION perfan_current_tenant() RETURNS bigint
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -176,47 +179,47 @@ CREATE INDEX audit_log_tenant_at ON audit_log (tenant_id, at_ms);
 ALTER TABLE users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE users FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON users
-    USING (tenant_id = perfan_current_tenant())
-    WITH CHECK (tenant_id = perfan_current_tenant());
+    USING (tenant_id = (SELECT perfan_current_tenant()))
+    WITH CHECK (tenant_id = (SELECT perfan_current_tenant()));
 
 ALTER TABLE machines ENABLE ROW LEVEL SECURITY;
 ALTER TABLE machines FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON machines
-    USING (tenant_id = perfan_current_tenant())
-    WITH CHECK (tenant_id = perfan_current_tenant());
+    USING (tenant_id = (SELECT perfan_current_tenant()))
+    WITH CHECK (tenant_id = (SELECT perfan_current_tenant()));
 
 ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE api_keys FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON api_keys
-    USING (tenant_id = perfan_current_tenant())
-    WITH CHECK (tenant_id = perfan_current_tenant());
+    USING (tenant_id = (SELECT perfan_current_tenant()))
+    WITH CHECK (tenant_id = (SELECT perfan_current_tenant()));
 
 ALTER TABLE interval_metrics ENABLE ROW LEVEL SECURITY;
 ALTER TABLE interval_metrics FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON interval_metrics
-    USING (tenant_id = perfan_current_tenant())
-    WITH CHECK (tenant_id = perfan_current_tenant());
+    USING (tenant_id = (SELECT perfan_current_tenant()))
+    WITH CHECK (tenant_id = (SELECT perfan_current_tenant()));
 
 ALTER TABLE device_series ENABLE ROW LEVEL SECURITY;
 ALTER TABLE device_series FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON device_series
-    USING (tenant_id = perfan_current_tenant())
-    WITH CHECK (tenant_id = perfan_current_tenant());
+    USING (tenant_id = (SELECT perfan_current_tenant()))
+    WITH CHECK (tenant_id = (SELECT perfan_current_tenant()));
 
 ALTER TABLE device_values ENABLE ROW LEVEL SECURITY;
 ALTER TABLE device_values FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON device_values
-    USING (tenant_id = perfan_current_tenant())
-    WITH CHECK (tenant_id = perfan_current_tenant());
+    USING (tenant_id = (SELECT perfan_current_tenant()))
+    WITH CHECK (tenant_id = (SELECT perfan_current_tenant()));
 
 ALTER TABLE uploads ENABLE ROW LEVEL SECURITY;
 ALTER TABLE uploads FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON uploads
-    USING (tenant_id = perfan_current_tenant())
-    WITH CHECK (tenant_id = perfan_current_tenant());
+    USING (tenant_id = (SELECT perfan_current_tenant()))
+    WITH CHECK (tenant_id = (SELECT perfan_current_tenant()));
 
 ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON audit_log
-    USING (tenant_id = perfan_current_tenant())
-    WITH CHECK (tenant_id = perfan_current_tenant());
+    USING (tenant_id = (SELECT perfan_current_tenant()))
+    WITH CHECK (tenant_id = (SELECT perfan_current_tenant()));
