@@ -109,7 +109,8 @@ fn rusqlite_baseline(
 }
 
 /// Bare binary COPY of the rows straight into interval_metrics (no staging, no
-/// conflict handling: what the hardware and server can do).
+/// conflict handling: what the server can do), encoded and sent in 1 MiB messages so
+/// that the server parses while the client encodes.
 async fn copy_baseline(url: &str, rows: &[IntervalRow], tenant: i64, machine: i64) -> Duration {
     let mut c = sqlx::PgConnection::connect(url).await.unwrap();
     let cols = std::iter::once("tenant_id, machine_id, ts_ms, interval_s".to_owned())
@@ -117,7 +118,14 @@ async fn copy_baseline(url: &str, rows: &[IntervalRow], tenant: i64, machine: i6
         .collect::<Vec<_>>()
         .join(", ");
     let start = Instant::now();
-    let mut buf = Vec::with_capacity(rows.len() * 400);
+    let mut tx = c.begin().await.unwrap();
+    let mut copy = tx
+        .copy_in_raw(&format!(
+            "COPY interval_metrics ({cols}) FROM STDIN (FORMAT binary)"
+        ))
+        .await
+        .unwrap();
+    let mut buf = Vec::with_capacity(2 << 20);
     buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0");
     for r in rows {
         buf.extend_from_slice(&((4 + r.values.len()) as i16).to_be_bytes());
@@ -136,15 +144,12 @@ async fn copy_baseline(url: &str, rows: &[IntervalRow], tenant: i64, machine: i6
                 None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
             }
         }
+        if buf.len() >= 1 << 20 {
+            copy.send(std::mem::take(&mut buf)).await.unwrap();
+            buf.reserve(2 << 20);
+        }
     }
     buf.extend_from_slice(&(-1i16).to_be_bytes());
-    let mut tx = c.begin().await.unwrap();
-    let mut copy = tx
-        .copy_in_raw(&format!(
-            "COPY interval_metrics ({cols}) FROM STDIN (FORMAT binary)"
-        ))
-        .await
-        .unwrap();
     copy.send(buf).await.unwrap();
     copy.finish().await.unwrap();
     tx.commit().await.unwrap();

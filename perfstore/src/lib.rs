@@ -79,6 +79,12 @@ pub const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 const MS_PER_DAY: i64 = 86_400_000;
 
+/// Most connections one large read is spread over.
+const MAX_READ_PARTS: usize = 4;
+
+/// Ranges shorter than this are read whole (6 hours: 2,160 rows at 10 s).
+const SPLIT_MIN_SPAN_MS: i64 = 6 * 3_600_000;
+
 /// The default database: `sqlite://` file `$XDG_DATA_HOME/perfanalysis/perfanalysis.db`,
 /// or `~/.local/share/perfanalysis/perfanalysis.db` without `XDG_DATA_HOME`.
 pub fn default_db_path() -> Option<PathBuf> {
@@ -289,7 +295,50 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<IntervalRow>> {
-        on!(self, b => b.rows(tenant, machine, from_ms, to_ms).await)
+        let present = on!(self, b => b.present(tenant, machine).await)?;
+        let ranges = self.split(tenant, machine, from_ms, to_ms).await?;
+        let present = &present;
+        let parts = futures_util::future::try_join_all(ranges.iter().map(|&(a, b)| async move {
+            on!(self, s => s.rows(tenant, machine, present, a, b).await)
+        }))
+        .await?;
+        Ok(parts.concat())
+    }
+
+    /// Splits `[from_ms, to_ms)` into consecutive ranges of the machine's data to read
+    /// on several connections at once: each backend connection decodes rows on its
+    /// own thread (an sqlx SQLite worker, a PostgreSQL server process). Small ranges
+    /// stay whole.
+    async fn split(
+        &self,
+        tenant: TenantId,
+        machine: MachineId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(i64, i64)>> {
+        let parts = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, MAX_READ_PARTS);
+        if parts == 1 {
+            return Ok(vec![(from_ms, to_ms)]);
+        }
+        let Some((first, last)) = self.time_bounds(tenant, machine, from_ms, to_ms).await? else {
+            return Ok(Vec::new());
+        };
+        let (lo, hi) = (from_ms.max(first), to_ms.min(last.saturating_add(1)));
+        let span = hi as i128 - lo as i128;
+        if span < SPLIT_MIN_SPAN_MS as i128 {
+            return Ok(vec![(lo, hi)]);
+        }
+        let step = span / parts as i128;
+        Ok((0..parts)
+            .map(|i| {
+                let a = lo as i128 + step * i as i128;
+                let b = if i + 1 == parts { hi as i128 } else { a + step };
+                (a as i64, b as i64)
+            })
+            .collect())
     }
 
     /// A machine's per-device values with `from_ms <= timestamp < to_ms`, ordered by
@@ -359,7 +408,27 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(Metric, Summary)>> {
-        on!(self, b => b.summary(tenant, machine, from_ms, to_ms).await)
+        let present = on!(self, b => b.present(tenant, machine).await)?;
+        if present.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ranges = self.split(tenant, machine, from_ms, to_ms).await?;
+        let parts = futures_util::future::try_join_all(ranges.iter().map(|&(a, b)| {
+            let present = &present;
+            async move { on!(self, s => s.dense_columns(tenant, machine, present, a, b).await) }
+        }))
+        .await?;
+        let mut cols: Vec<(Metric, Vec<f64>)> = present.iter().map(|m| (*m, Vec::new())).collect();
+        for part in parts {
+            for ((_, all), (_, v)) in cols.iter_mut().zip(part) {
+                if all.is_empty() {
+                    *all = v;
+                } else {
+                    all.extend_from_slice(&v);
+                }
+            }
+        }
+        compute::summarize_columns(cols).await
     }
 
     /// Statistics of one metric for every machine of the tenant with values in

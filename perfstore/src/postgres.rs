@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use perfcore::metrics::{DeviceKind, DeviceRow, IntervalRow, MachineFacts, Metric};
-use perfcore::stats::Summary;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 
@@ -534,7 +533,11 @@ impl PgStore {
     }
 
     /// The metrics the machine has ever had values for (none for an unknown machine).
-    async fn present(&self, tenant: TenantId, machine: MachineId) -> Result<Vec<Metric>> {
+    pub(crate) async fn present(
+        &self,
+        tenant: TenantId,
+        machine: MachineId,
+    ) -> Result<Vec<Metric>> {
         let mut tx = self.tenant_tx(tenant).await?;
         let mask: Option<i64> =
             sqlx::query_scalar("SELECT metric_mask FROM machines WHERE tenant_id = $1 AND id = $2")
@@ -547,14 +550,15 @@ impl PgStore {
         Ok(mask.map(compute::present_metrics).unwrap_or_default())
     }
 
+    /// Rows in `[from_ms, to_ms)` with the `present` metrics read (the others `None`).
     pub(crate) async fn rows(
         &self,
         tenant: TenantId,
         machine: MachineId,
+        present: &[Metric],
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<IntervalRow>> {
-        let present = self.present(tenant, machine).await?;
         // Only integers are formatted into the statement (COPY takes no parameters).
         let select = format!(
             "SELECT ts_ms, interval_s{}{} FROM interval_metrics WHERE tenant_id = {} AND machine_id = {} \
@@ -731,23 +735,6 @@ impl PgStore {
                 })
             })
             .collect()
-    }
-
-    pub(crate) async fn summary(
-        &self,
-        tenant: TenantId,
-        machine: MachineId,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<(Metric, Summary)>> {
-        let present = self.present(tenant, machine).await?;
-        if present.is_empty() {
-            return Ok(Vec::new());
-        }
-        let cols = self
-            .dense_columns(tenant, machine, &present, from_ms, to_ms)
-            .await?;
-        compute::summarize_columns(cols).await
     }
 
     pub(crate) async fn delete_before(

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use perfcore::metrics::{DeviceKind, DeviceRow, IntervalRow, MachineFacts, Metric};
-use perfcore::stats::Summary;
 use sqlx::Arguments;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -478,7 +477,11 @@ impl SqliteStore {
     // ---- queries -------------------------------------------------------------
 
     /// The metrics the machine has ever had values for (none for an unknown machine).
-    async fn present(&self, tenant: TenantId, machine: MachineId) -> Result<Vec<Metric>> {
+    pub(crate) async fn present(
+        &self,
+        tenant: TenantId,
+        machine: MachineId,
+    ) -> Result<Vec<Metric>> {
         let mask: Option<i64> =
             sqlx::query_scalar("SELECT metric_mask FROM machines WHERE tenant_id = ? AND id = ?")
                 .bind(tenant.0)
@@ -489,14 +492,15 @@ impl SqliteStore {
         Ok(mask.map(compute::present_metrics).unwrap_or_default())
     }
 
+    /// Rows in `[from_ms, to_ms)` with the `present` metrics read (the others `None`).
     pub(crate) async fn rows(
         &self,
         tenant: TenantId,
         machine: MachineId,
+        present: &[Metric],
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<IntervalRow>> {
-        let present = self.present(tenant, machine).await?;
         let text = format!(
             "SELECT ts_ms, interval_s{}{} FROM interval_metrics \
              WHERE tenant_id = ? AND machine_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
@@ -686,23 +690,6 @@ impl SqliteStore {
                 })
             })
             .collect()
-    }
-
-    pub(crate) async fn summary(
-        &self,
-        tenant: TenantId,
-        machine: MachineId,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<(Metric, Summary)>> {
-        let present = self.present(tenant, machine).await?;
-        if present.is_empty() {
-            return Ok(Vec::new());
-        }
-        let cols = self
-            .dense_columns(tenant, machine, &present, from_ms, to_ms)
-            .await?;
-        compute::summarize_columns(cols).await
     }
 
     pub(crate) async fn delete_before(
