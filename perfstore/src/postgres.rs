@@ -564,7 +564,7 @@ impl PgStore {
             "SELECT ts_ms, interval_s{}{} FROM interval_metrics WHERE tenant_id = {} AND machine_id = {} \
              AND ts_ms >= {} AND ts_ms < {} ORDER BY ts_ms",
             if present.is_empty() { "" } else { ", " },
-            compute::column_list(&present),
+            compute::column_list(present),
             tenant.0,
             machine.0,
             from_ms,

@@ -505,7 +505,7 @@ impl SqliteStore {
             "SELECT ts_ms, interval_s{}{} FROM interval_metrics \
              WHERE tenant_id = ? AND machine_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
             if present.is_empty() { "" } else { ", " },
-            compute::column_list(&present)
+            compute::column_list(present)
         );
         let mut out = Vec::new();
         let mut stream = sqlx::query(AssertSqlSafe(text))
