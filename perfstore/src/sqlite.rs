@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 
-use crate::compute::{self, ALL_COLUMNS, COLUMN_COUNT};
+use crate::compute;
 use crate::error::{Error, Result};
 use crate::migrate;
 use crate::secret;
@@ -36,21 +36,12 @@ const SERIES_PER_INSERT: usize = 512;
 
 /// Prepared SQL texts, built once.
 struct Sql {
-    insert_rows_full: Arc<str>,
     insert_values_full: Arc<str>,
 }
 
 fn values_clause(rows: usize, cols: usize) -> String {
     let one = format!("({})", vec!["?"; cols].join(","));
     vec![one; rows].join(",")
-}
-
-fn insert_rows_sql(n: usize) -> String {
-    format!(
-        "INSERT INTO interval_metrics ({}) VALUES {} ON CONFLICT DO NOTHING",
-        *ALL_COLUMNS,
-        values_clause(n, COLUMN_COUNT)
-    )
 }
 
 fn insert_values_sql(n: usize) -> String {
@@ -68,6 +59,8 @@ fn sql(s: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
     sql: Sql,
+    /// INSERT texts by (column set, row count).
+    insert_texts: std::sync::Mutex<HashMap<(Vec<u16>, usize), Arc<str>>>,
 }
 
 /// The file path in a `sqlite:` URL, or a bare path.
@@ -125,8 +118,8 @@ impl SqliteStore {
             .map_err(Error::db(format!("opening {url}")))?;
         let store = SqliteStore {
             pool,
+            insert_texts: std::sync::Mutex::new(HashMap::new()),
             sql: Sql {
-                insert_rows_full: insert_rows_sql(ROWS_PER_INSERT).into(),
                 insert_values_full: insert_values_sql(VALUES_PER_INSERT).into(),
             },
         };
@@ -383,21 +376,26 @@ impl SqliteStore {
         machine: MachineId,
         rows: &[IntervalRow],
     ) -> Result<u64> {
-        let (send, mut recv) = tokio::sync::mpsc::channel::<(usize, SqliteArguments)>(2);
+        let (send, mut recv) = tokio::sync::mpsc::channel::<(Arc<str>, SqliteArguments)>(2);
         let producer = async move {
             for chunk in rows.chunks(ROWS_PER_INSERT) {
+                // Columns no row of the chunk has are left out of the statement (they
+                // default to NULL): sparse rows (a portal CSV fills 13 of the 56
+                // metrics) bind a fraction of the values.
+                let present = compute::present_metrics(compute::metric_mask(chunk));
+                let text = self.insert_sql(&present, chunk.len());
                 let mut args = SqliteArguments::default();
-                args.reserve(chunk.len() * COLUMN_COUNT, 0);
+                args.reserve(chunk.len() * (4 + present.len()), 0);
                 for r in chunk {
                     add(&mut args, tenant.0)?;
                     add(&mut args, machine.0)?;
                     add(&mut args, r.timestamp_ms)?;
                     add(&mut args, r.elapsed_s)?;
-                    for v in &r.values {
-                        add(&mut args, *v)?;
+                    for m in &present {
+                        add(&mut args, r.values[m.index()])?;
                     }
                 }
-                if send.send((chunk.len(), args)).await.is_err() {
+                if send.send((text, args)).await.is_err() {
                     break; // the consumer failed; its error is returned
                 }
             }
@@ -405,12 +403,7 @@ impl SqliteStore {
         };
         let consumer = async {
             let mut stored = 0u64;
-            while let Some((n, args)) = recv.recv().await {
-                let text: Arc<str> = if n == ROWS_PER_INSERT {
-                    self.sql.insert_rows_full.clone()
-                } else {
-                    insert_rows_sql(n).into()
-                };
+            while let Some((text, args)) = recv.recv().await {
                 let done = sqlx::query_with(sql(&text), args)
                     .execute(&mut **tx)
                     .await
@@ -423,6 +416,37 @@ impl SqliteStore {
         let stored = stored?;
         produced?;
         Ok(stored)
+    }
+
+    /// The INSERT of `rows` rows with these metric columns (texts kept for reuse, so
+    /// sqlx's statement cache finds the prepared statement).
+    fn insert_sql(&self, present: &[Metric], rows: usize) -> Arc<str> {
+        let key: (Vec<u16>, usize) = (present.iter().map(|m| m.index() as u16).collect(), rows);
+        let mut cache = self
+            .insert_texts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(t) = cache.get(&key) {
+            return t.clone();
+        }
+        let cols = if present.is_empty() {
+            "tenant_id, machine_id, ts_ms, interval_s".to_owned()
+        } else {
+            format!(
+                "tenant_id, machine_id, ts_ms, interval_s, {}",
+                compute::column_list(present)
+            )
+        };
+        let text: Arc<str> = format!(
+            "INSERT INTO interval_metrics ({cols}) VALUES {} ON CONFLICT DO NOTHING",
+            values_clause(rows, 4 + present.len())
+        )
+        .into();
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        cache.insert(key, text.clone());
+        text
     }
 
     /// Ids of the device series of a batch, creating the missing ones.

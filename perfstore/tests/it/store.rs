@@ -119,6 +119,20 @@ async fn rows_round_trip_every_column(db: TestDb) {
         ]
     );
     assert_eq!(cols.values[1][1], Some(1.25 + 0.125));
+    // Chunks with different sets of columns (sparse rows, then full ones).
+    let m3 = machine(s, t.id, "web-3").await;
+    let mut mixed = rows(1000, 600);
+    for r in &mut mixed[..300] {
+        let keep = r.get(Metric::CpuUserPct);
+        r.values = [None; perfcore::metrics::METRIC_COUNT];
+        r.set(Metric::CpuUserPct, keep);
+    }
+    mixed[450].values = [None; perfcore::metrics::METRIC_COUNT];
+    s.ingest(t.id, m3.id, &mixed, &[]).await.unwrap();
+    assert_eq!(
+        s.rows(t.id, m3.id, i64::MIN, i64::MAX).await.unwrap(),
+        mixed
+    );
 }
 
 async fn resend_stores_nothing_twice(db: TestDb) {
