@@ -55,12 +55,15 @@ fn sql(s: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
     AssertSqlSafe(s.clone())
 }
 
+/// INSERT texts by (metric column indexes, row count).
+type InsertTexts = HashMap<(Vec<u16>, usize), Arc<str>>;
+
 /// A store on one SQLite file.
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
     sql: Sql,
     /// INSERT texts by (column set, row count).
-    insert_texts: std::sync::Mutex<HashMap<(Vec<u16>, usize), Arc<str>>>,
+    insert_texts: std::sync::Mutex<InsertTexts>,
 }
 
 /// The file path in a `sqlite:` URL, or a bare path.
