@@ -1,31 +1,9 @@
 //! What both backends share: column lists, bucket widths, statistics in Rust.
 
-use std::sync::LazyLock;
-
 use perfcore::metrics::{IntervalRow, Metric};
 use perfcore::stats::{Summary, summarize};
 
 use crate::error::{Error, Result};
-
-/// `cpu_user_pct, cpu_nice_pct, ...` in [`Metric::ALL`] order.
-pub(crate) static METRIC_COLUMNS: LazyLock<String> = LazyLock::new(|| {
-    Metric::ALL
-        .iter()
-        .map(|m| m.name())
-        .collect::<Vec<_>>()
-        .join(", ")
-});
-
-/// The columns of `interval_metrics`, in table order.
-pub(crate) static ALL_COLUMNS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "tenant_id, machine_id, ts_ms, interval_s, {}",
-        *METRIC_COLUMNS
-    )
-});
-
-/// Number of columns of `interval_metrics`.
-pub(crate) const COLUMN_COUNT: usize = 4 + perfcore::metrics::METRIC_COUNT;
 
 /// Metrics whose presence is tracked in a machine's `metric_mask` (one bit each in a
 /// signed 64-bit column); later metrics are always read.

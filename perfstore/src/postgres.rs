@@ -17,7 +17,7 @@ use perfcore::metrics::{DeviceKind, DeviceRow, IntervalRow, MachineFacts, Metric
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 
-use crate::compute::{self, ALL_COLUMNS, COLUMN_COUNT};
+use crate::compute;
 use crate::error::{Error, Result};
 use crate::migrate;
 use crate::pgcopy::{CopyDecoder, CopyEncoder};
@@ -33,8 +33,11 @@ const STAGE_VALUES: usize = 200_000;
 /// Key of the advisory lock that serialises migrations across processes.
 const MIGRATION_LOCK: i64 = 0x7065_7266_616e; // "perfan"
 
+// The metrics staging table is made with CREATE TABLE AS (no NOT NULL constraints):
+// the COPY leaves out the tenant and machine (constants of the batch, added by the
+// INSERT) and the metric columns no row of the chunk has.
 const STAGING_DDL: &str = "CREATE TEMP TABLE IF NOT EXISTS perfan_stage_metrics \
-     (LIKE interval_metrics INCLUDING DEFAULTS) ON COMMIT DELETE ROWS; \
+     ON COMMIT DELETE ROWS AS SELECT * FROM interval_metrics WITH NO DATA; \
      CREATE TEMP TABLE IF NOT EXISTS perfan_stage_values \
      (LIKE device_values INCLUDING DEFAULTS) ON COMMIT DELETE ROWS";
 
@@ -70,9 +73,6 @@ fn is_unique_violation(e: &Error) -> bool {
 /// A store on a PostgreSQL database.
 pub(crate) struct PgStore {
     pool: PgPool,
-    copy_rows: String,
-    move_rows: String,
-    move_rows_plain: String,
 }
 
 impl PgStore {
@@ -93,21 +93,7 @@ impl PgStore {
                 "connecting to {}",
                 crate::redact_url(url)
             )))?;
-        let store = PgStore {
-            pool,
-            copy_rows: format!(
-                "COPY perfan_stage_metrics ({}) FROM STDIN (FORMAT binary)",
-                *ALL_COLUMNS
-            ),
-            move_rows: format!(
-                "INSERT INTO interval_metrics ({0}) SELECT {0} FROM perfan_stage_metrics ON CONFLICT DO NOTHING",
-                *ALL_COLUMNS
-            ),
-            move_rows_plain: format!(
-                "INSERT INTO interval_metrics ({0}) SELECT {0} FROM perfan_stage_metrics",
-                *ALL_COLUMNS
-            ),
-        };
+        let store = PgStore { pool };
         store.migrate().await?;
         Ok(store)
     }
@@ -455,34 +441,29 @@ impl PgStore {
         rows: &[IntervalRow],
         plain: bool,
     ) -> Result<u64> {
-        let (send, mut recv) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
+        let (send, mut recv) = tokio::sync::mpsc::channel::<(Vec<Metric>, Vec<u8>)>(1);
         let producer = async move {
             for chunk in rows.chunks(STAGE_ROWS) {
-                let mut enc = CopyEncoder::new(chunk.len() * (2 + COLUMN_COUNT * 12) + 32);
+                let present = compute::present_metrics(compute::metric_mask(chunk));
+                let fields = 2 + present.len();
+                let mut enc = CopyEncoder::new(chunk.len() * (2 + fields * 12) + 32);
                 for r in chunk {
-                    enc.tuple(COLUMN_COUNT as i16);
-                    enc.i64(tenant.0);
-                    enc.i64(machine.0);
+                    enc.tuple(fields as i16);
                     enc.i64(r.timestamp_ms);
                     enc.f64(r.elapsed_s);
-                    for v in &r.values {
-                        enc.opt_f64(*v);
+                    for m in &present {
+                        enc.opt_f64(r.values[m.index()]);
                     }
                 }
-                if send.send(enc.finish()).await.is_err() {
+                if send.send((present, enc.finish())).await.is_err() {
                     break; // the consumer failed; its error is returned
                 }
             }
         };
-        let move_rows = if plain {
-            &self.move_rows_plain
-        } else {
-            &self.move_rows
-        };
         let consumer = async {
             let mut stored = 0u64;
             let mut first = true;
-            while let Some(data) = recv.recv().await {
+            while let Some((present, data)) = recv.recv().await {
                 if !first {
                     sqlx::query("TRUNCATE perfan_stage_metrics")
                         .execute(&mut **tx)
@@ -490,11 +471,27 @@ impl PgStore {
                         .map_err(Error::db("emptying the staging table"))?;
                 }
                 first = false;
-                copy_in(tx, &self.copy_rows, data).await?;
-                let done = sqlx::query(AssertSqlSafe(move_rows.as_str()))
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(Error::db("moving staged interval rows"))?;
+                let cols = if present.is_empty() {
+                    "ts_ms, interval_s".to_owned()
+                } else {
+                    format!("ts_ms, interval_s, {}", compute::column_list(&present))
+                };
+                copy_in(
+                    tx,
+                    &format!("COPY perfan_stage_metrics ({cols}) FROM STDIN (FORMAT binary)"),
+                    data,
+                )
+                .await?;
+                let done = sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO interval_metrics (tenant_id, machine_id, {cols}) \
+                     SELECT $1, $2, {cols} FROM perfan_stage_metrics{}",
+                    if plain { "" } else { " ON CONFLICT DO NOTHING" }
+                )))
+                .bind(tenant.0)
+                .bind(machine.0)
+                .execute(&mut **tx)
+                .await
+                .map_err(Error::db("moving staged interval rows"))?;
                 stored += done.rows_affected();
             }
             Ok::<u64, Error>(stored)
