@@ -554,7 +554,9 @@ impl SqliteStore {
                 r.try_get(1).map_err(Error::db("interval_s"))?,
             );
             for (i, m) in present.iter().enumerate() {
-                row.values[m.index()] = r.try_get(i + 2).map_err(Error::db("a metric column"))?;
+                row.values[m.index()] = r
+                    .try_get_unchecked(i + 2)
+                    .map_err(Error::db("a metric column"))?;
             }
             out.push(row);
         }
@@ -616,7 +618,10 @@ impl SqliteStore {
             out.timestamps_ms
                 .push(r.try_get(0).map_err(Error::db("ts_ms"))?);
             for (i, col) in out.values.iter_mut().enumerate() {
-                col.push(r.try_get(i + 1).map_err(Error::db("a metric column"))?);
+                col.push(
+                    r.try_get_unchecked(i + 1)
+                        .map_err(Error::db("a metric column"))?,
+                );
             }
         }
         Ok(out)
@@ -649,8 +654,9 @@ impl SqliteStore {
             .map_err(Error::db("reading columns"))?
         {
             for (i, (_, col)) in out.iter_mut().enumerate() {
+                // Unchecked: the column is REAL by the schema; skip sqlx's type check.
                 if let Some(v) = r
-                    .try_get::<Option<f64>, _>(i)
+                    .try_get_unchecked::<Option<f64>, _>(i)
                     .map_err(Error::db("a metric column"))?
                 {
                     col.push(v);
