@@ -602,6 +602,24 @@ fn check_name(what: &str, name: &str) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+
+    /// The server calls the store from axum handlers: the futures must be `Send`.
+    #[allow(dead_code)]
+    fn futures_are_send(s: &Store, rows: &[IntervalRow], devices: &[DeviceRow]) {
+        send_sync::<Store>();
+        let (t, m) = (TenantId(1), MachineId(1));
+        send(&s.ingest(t, m, rows, devices));
+        send(&s.rows(t, m, 0, 1));
+        send(&s.summary(t, m, 0, 1));
+        send(&s.fleet(t, Metric::Load1, 0, 1));
+        send(&s.downsample(t, m, Metric::Load1, 0, 1, 10));
+        send(&s.verify_key("k"));
+        send(&s.verify_password(t, "e", "p"));
+        send(&s.create_key(t, None, ""));
+    }
+
     #[test]
     fn urls_are_redacted() {
         assert_eq!(
