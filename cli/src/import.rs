@@ -118,6 +118,9 @@ fn detect(path: &Path, asked: Kind) -> Result<FileKind> {
     Ok(kind)
 }
 
+/// Per-device values stored per transaction at most.
+const MAX_DEVICE_BATCH: usize = 200_000;
+
 /// Counts bytes read into a progress bar.
 struct Counting<R> {
     inner: R,
@@ -229,7 +232,8 @@ impl IntervalSink for StoreSink<'_, '_> {
         self.range = Some(self.range.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
         self.rows.push(row);
         self.devices.extend(device_rows(iv));
-        if self.rows.len() >= self.ctx.batch {
+        // Per-device values are ~100 per interval: bound the memory they take too.
+        if self.rows.len() >= self.ctx.batch || self.devices.len() >= MAX_DEVICE_BATCH {
             self.flush()?;
         }
         Ok(())
@@ -302,7 +306,7 @@ fn ingest_rows(
         report.add(&ctx.ingest(id, chunk, &[])?);
         bar.inc(chunk.len() as u64);
     }
-    for chunk in devices.chunks(ctx.batch * 50) {
+    for chunk in devices.chunks(MAX_DEVICE_BATCH) {
         report.add(&ctx.ingest(id, &[], chunk)?);
         bar.inc(chunk.len() as u64);
     }
