@@ -622,4 +622,8 @@ async fn postgres_part(rows: &[IntervalRow], n: usize) {
         .await
         .unwrap();
     }
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE {role}")))
+        .execute(&mut a)
+        .await
+        .unwrap();
 }

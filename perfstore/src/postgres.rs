@@ -441,7 +441,7 @@ impl PgStore {
         rows: &[IntervalRow],
         plain: bool,
     ) -> Result<u64> {
-        let (send, mut recv) = tokio::sync::mpsc::channel::<(Vec<Metric>, Vec<u8>)>(1);
+        let (send, recv) = tokio::sync::mpsc::channel::<(Vec<Metric>, Vec<u8>)>(1);
         let producer = async move {
             for chunk in rows.chunks(STAGE_ROWS) {
                 let present = compute::present_metrics(compute::metric_mask(chunk));
@@ -461,6 +461,9 @@ impl PgStore {
             }
         };
         let consumer = async {
+            // Owned here, so that the producer's send fails (instead of waiting for
+            // ever) once this side has stopped on an error.
+            let mut recv = recv;
             let mut stored = 0u64;
             let mut first = true;
             while let Some((present, data)) = recv.recv().await {

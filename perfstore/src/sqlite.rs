@@ -382,7 +382,7 @@ impl SqliteStore {
         machine: MachineId,
         rows: &[IntervalRow],
     ) -> Result<u64> {
-        let (send, mut recv) = tokio::sync::mpsc::channel::<(Arc<str>, SqliteArguments)>(2);
+        let (send, recv) = tokio::sync::mpsc::channel::<(Arc<str>, SqliteArguments)>(2);
         let producer = async move {
             for chunk in rows.chunks(ROWS_PER_INSERT) {
                 // Columns no row of the chunk has are left out of the statement (they
@@ -408,6 +408,9 @@ impl SqliteStore {
             Ok::<(), Error>(())
         };
         let consumer = async {
+            // Owned here, so that the producer's send fails (instead of waiting for
+            // ever) once this side has stopped on an error.
+            let mut recv = recv;
             let mut stored = 0u64;
             while let Some((text, args)) = recv.recv().await {
                 let done = sqlx::query_with(sql(&text), args)

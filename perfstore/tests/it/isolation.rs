@@ -67,6 +67,29 @@ async fn postgres_rls_walls_tenants_off_for_a_plain_role() {
             .unwrap();
         ids.push(m.id);
     }
+    // A batch of several staging chunks, as the plain role.
+    let big = app
+        .ingest(a.id, ids[0], &rows(100, 45_000), &[])
+        .await
+        .unwrap();
+    assert_eq!((big.stored, big.already_present), (45_000, 0));
+    let again = app
+        .ingest(a.id, ids[0], &rows(100, 45_000), &[])
+        .await
+        .unwrap();
+    assert_eq!((again.stored, again.already_present), (0, 45_000));
+    app.delete_before(a.id, T0 + 100 * 10_000).await.unwrap();
+    let s = app.summary(a.id, ids[0], i64::MIN, i64::MAX).await.unwrap();
+    assert_eq!(
+        s.iter().find(|(m, _)| *m == Metric::Load1).unwrap().1.count,
+        45_000
+    );
+    app.delete_before(a.id, i64::MAX).await.unwrap();
+    let r = app
+        .ingest(a.id, ids[0], &rows(0, 3), &devices(0))
+        .await
+        .unwrap();
+    assert_eq!(r.stored, 3);
     let s = app.summary(a.id, ids[0], i64::MIN, i64::MAX).await.unwrap();
     assert_eq!(
         s.iter().find(|(m, _)| *m == Metric::Load1).unwrap().1.count,
