@@ -45,6 +45,7 @@ cargo fmt --all -- --check
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+. scripts/pg-env.sh  # PostgreSQL for the store tests: DATABASE_URL, 127.0.0.1:5432 or a throwaway cluster
 log "cargo test"
 [ "${SKIP_INSTALL:-0}" = 1 ] || scripts/ensure-chromium.sh
 cargo test --workspace --locked

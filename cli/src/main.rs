@@ -3,6 +3,10 @@
 //! Every subcommand is a thin wiring of the library crates; errors print as one
 //! line on stderr. Exit codes: 0 success, 1 failure, 2 usage error.
 
+mod admin;
+mod db;
+mod export;
+mod import;
 mod process;
 mod report;
 mod snapshot;
@@ -39,6 +43,12 @@ enum Command {
     Process(process::Args),
     /// Write the report: one self-contained HTML page (+ PNG charts, JSON summary).
     Report(report::Args),
+    /// Load captures, our CSV and portal CSVs into the store.
+    Import(import::Args),
+    /// Write a machine's stored data as our CSV, JSON or portal CSV.
+    Export(export::Args),
+    /// Manage the store: tenants, users, machines, API keys, retention.
+    Admin(admin::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +64,9 @@ fn main() -> ExitCode {
         Some(Command::Snapshot(a)) => snapshot::run(a),
         Some(Command::Process(a)) => process::run(a),
         Some(Command::Report(a)) => report::run(a),
+        Some(Command::Import(a)) => import::run(a),
+        Some(Command::Export(a)) => export::run(a),
+        Some(Command::Admin(a)) => admin::run(a),
         None => {
             let _ = Cli::command().print_help();
             return ExitCode::from(2);

@@ -38,6 +38,10 @@ pub const COLUMNS: [&str; 13] = [
     "net_tx_bytes",
 ];
 
+/// Index in [`COLUMNS`] of `mem_total_kb`, the first of the columns the older tools
+/// wrote as integers.
+const FIRST_INTEGER_COLUMN: usize = 5;
+
 /// One portal row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PortalRow {
@@ -108,7 +112,8 @@ impl PortalRow {
     }
 }
 
-/// Writes portal CSV (floats as the older tools printed them).
+/// Writes portal CSV as the older tools did: floats in Go's `%v` form, memory, disk
+/// and network as integers, CRLF line ends.
 #[derive(Debug)]
 pub struct PortalWriter<W: Write> {
     out: W,
@@ -119,7 +124,7 @@ impl<W: Write> PortalWriter<W> {
     /// Starts a file, writing the header.
     pub fn new(mut out: W) -> std::io::Result<Self> {
         out.write_all(HEADER.as_bytes())?;
-        out.write_all(b"\n")?;
+        out.write_all(b"\r\n")?;
         Ok(PortalWriter {
             out,
             line: String::with_capacity(256),
@@ -132,13 +137,20 @@ impl<W: Write> PortalWriter<W> {
         l.clear();
         let mut b = itoa::Buffer::new();
         l.push_str(b.format(row.timestamp_s));
-        for v in &row.values {
+        for (i, v) in row.values.iter().enumerate() {
             l.push(',');
-            if let Some(v) = v {
-                push_float(l, *v);
+            match v {
+                // The older tools wrote memory (KiB), disk and net (bytes/s) as integers:
+                // 3570992, where Go's %v of a float would print 3.570992e+06.
+                Some(v) if i >= FIRST_INTEGER_COLUMN && v.fract() == 0.0 && v.abs() < 9.0e15 => {
+                    l.push_str(b.format(*v as i64));
+                }
+                Some(v) => push_float(l, *v),
+                None => {}
             }
         }
-        l.push('\n');
+        // The older tools' portal files end lines with CRLF (every upstream fixture).
+        l.push_str("\r\n");
         self.out.write_all(l.as_bytes())
     }
 
@@ -212,7 +224,25 @@ mod tests {
         for r in &rows {
             w.write(r).unwrap();
         }
-        assert_eq!(String::from_utf8(w.finish().unwrap()).unwrap(), OLD);
+        assert_eq!(
+            String::from_utf8(w.finish().unwrap()).unwrap(),
+            OLD.replace('\n', "\r\n")
+        );
+    }
+
+    #[test]
+    fn large_integer_columns_stay_integers() {
+        // Regression: 3570992 KiB came back as Go's float form 3.570992e+06.
+        let text = format!(
+            "{HEADER}\n1767800531,50.60000000000002,1.25,47.95000000000016,0.15000000000000568,0,3570992,365928,1221336,1983700,1160396,2252,821,561\n"
+        );
+        let rows = read(text.as_bytes()).unwrap();
+        let mut w = PortalWriter::new(Vec::new()).unwrap();
+        w.write(&rows[0]).unwrap();
+        assert_eq!(
+            String::from_utf8(w.finish().unwrap()).unwrap(),
+            text.replace('\n', "\r\n")
+        );
     }
 
     #[test]

@@ -1,0 +1,167 @@
+//! What both backends share: column lists, bucket widths, statistics in Rust.
+
+use perfcore::metrics::{IntervalRow, Metric};
+use perfcore::stats::{Summary, summarize};
+
+use crate::error::{Error, Result};
+
+/// Metrics whose presence is tracked in a machine's `metric_mask` (one bit each in a
+/// signed 64-bit column); later metrics are always read.
+const MASK_BITS: usize = 63;
+
+/// Bit `i` set when some row has a value for metric `i`.
+pub(crate) fn metric_mask(rows: &[IntervalRow]) -> i64 {
+    let mut mask = 0i64;
+    for r in rows {
+        for (i, v) in r.values.iter().enumerate().take(MASK_BITS) {
+            if v.is_some() {
+                mask |= 1 << i;
+            }
+        }
+    }
+    mask
+}
+
+/// The metrics that may have values on a machine with this mask, in column order:
+/// reads skip the columns that were never written.
+pub(crate) fn present_metrics(mask: i64) -> Vec<Metric> {
+    Metric::ALL
+        .iter()
+        .copied()
+        .filter(|m| m.index() >= MASK_BITS || mask & (1 << m.index()) != 0)
+        .collect()
+}
+
+/// `m1, m2` for a list of metrics.
+pub(crate) fn column_list(metrics: &[Metric]) -> String {
+    metrics
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Clamps a requested range `[from, to)` to the data's `[first, last]` and returns the
+/// bucket width giving at most `points` buckets.
+pub(crate) fn bucket_plan(
+    from_ms: i64,
+    to_ms: i64,
+    first_ms: i64,
+    last_ms: i64,
+    points: u32,
+) -> Option<(i64, i64, i64)> {
+    let from = from_ms.max(first_ms);
+    let to = to_ms.min(last_ms.saturating_add(1));
+    if to <= from || points == 0 {
+        return None;
+    }
+    let span = to as i128 - from as i128;
+    let width = ((span + points as i128 - 1) / points as i128).max(1);
+    Some((from, to, i64::try_from(width).unwrap_or(i64::MAX)))
+}
+
+/// Checks a points argument.
+pub(crate) fn check_points(points: u32) -> Result<()> {
+    if points == 0 {
+        return Err(Error::Invalid("points must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// Summaries of columns (NULLs already left out), computed on worker threads so the
+/// async runtime is not blocked; metrics without values are left out.
+pub(crate) async fn summarize_columns(
+    columns: Vec<(Metric, Vec<f64>)>,
+) -> Result<Vec<(Metric, Summary)>> {
+    tokio::task::spawn_blocking(move || summarize_parallel(&columns))
+        .await
+        .map_err(|e| Error::Task(e.to_string()))
+}
+
+/// Summaries of columns on up to `available_parallelism` threads, in input order.
+pub fn summarize_parallel(columns: &[(Metric, Vec<f64>)]) -> Vec<(Metric, Summary)> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(columns.len())
+        .max(1);
+    let mut out: Vec<Option<Summary>> = vec![None; columns.len()];
+    if threads == 1 {
+        for (slot, (_, v)) in out.iter_mut().zip(columns) {
+            *slot = summarize(v);
+        }
+    } else {
+        // Interleaved split: neighbouring metrics often have similar costs.
+        let results: Vec<Vec<(usize, Option<Summary>)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        (t..columns.len())
+                            .step_by(threads)
+                            .map(|i| (i, summarize(&columns[i].1)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for (i, s) in results.into_iter().flatten() {
+            out[i] = s;
+        }
+    }
+    columns
+        .iter()
+        .zip(out)
+        .filter_map(|((m, _), s)| s.map(|s| (*m, s)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_the_data_range() {
+        // 0..=999 ms of data, asked for 0..10_000 in 10 points: clamped to 0..1000, width 100.
+        assert_eq!(bucket_plan(0, 10_000, 0, 999, 10), Some((0, 1000, 100)));
+        // Unbounded request: no overflow.
+        assert_eq!(bucket_plan(i64::MIN, i64::MAX, 5, 5, 3), Some((5, 6, 1)));
+        assert_eq!(bucket_plan(10, 5, 0, 100, 3), None);
+        assert_eq!(bucket_plan(0, 100, 0, 100, 0), None);
+        // 7 ms in 2 points -> width 4 (ceil).
+        assert_eq!(bucket_plan(0, 7, 0, 6, 2), Some((0, 7, 4)));
+    }
+
+    #[test]
+    fn mask_tracks_metrics_with_values() {
+        let mut a = IntervalRow::new(0, 1.0);
+        a.set(Metric::CpuUserPct, Some(1.0));
+        let mut b = IntervalRow::new(1, 1.0);
+        b.set(Metric::FsMaxUsedPct, Some(2.0));
+        let mask = metric_mask(&[a, b]);
+        assert_eq!(
+            present_metrics(mask),
+            vec![Metric::CpuUserPct, Metric::FsMaxUsedPct]
+        );
+        assert!(present_metrics(0).is_empty());
+        assert_eq!(present_metrics(-1).len(), Metric::ALL.len());
+    }
+
+    #[test]
+    fn parallel_summaries_keep_order_and_skip_empty() {
+        let cols = vec![
+            (Metric::CpuUserPct, vec![1.0, 2.0, 3.0]),
+            (Metric::CpuNicePct, vec![]),
+            (Metric::Load1, vec![5.0]),
+        ];
+        let s = summarize_parallel(&cols);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].0, Metric::CpuUserPct);
+        assert_eq!(s[0].1.avg, 2.0);
+        assert_eq!(s[1].0, Metric::Load1);
+        assert_eq!(s[1].1.p99, 5.0);
+    }
+}

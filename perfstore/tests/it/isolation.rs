@@ -1,0 +1,296 @@
+//! Row-level security on PostgreSQL, proved as a plain role (not superuser, not
+//! owner, no BYPASSRLS: those bypass the policies), plus the SQLite file's settings.
+
+use perfcore::metrics::{MachineFacts, Metric};
+use perfstore::{Labels, Store};
+use sqlx::{Connection, PgConnection, Row};
+
+use crate::{T0, devices, rows};
+
+/// Tables with a tenant_id and a policy.
+const TENANT_TABLES: [&str; 8] = [
+    "users",
+    "machines",
+    "api_keys",
+    "interval_metrics",
+    "device_series",
+    "device_values",
+    "uploads",
+    "audit_log",
+];
+
+async fn count(c: &mut PgConnection, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(c)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+async fn set_tenant(c: &mut PgConnection, t: i64) {
+    sqlx::query("SELECT set_config('app.tenant', $1, true)")
+        .bind(t.to_string())
+        .execute(c)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rls_walls_tenants_off_for_a_plain_role() {
+    let Some(mut db) = crate::harness::postgres().await else {
+        return;
+    };
+    let plain = db.plain_role_url().await;
+
+    // The application itself runs as the plain role: the whole API works under RLS.
+    let app = Store::open(&plain)
+        .await
+        .expect("open as plain role (no DDL needed)");
+    let a = app.create_tenant("a").await.unwrap();
+    let b = app.create_tenant("b").await.unwrap();
+    let mut ids = Vec::new();
+    for (t, n) in [(a.id, 3), (b.id, 5)] {
+        let m = app
+            .upsert_machine(t, "m", Some("h"), &Labels::new(), &MachineFacts::default())
+            .await
+            .unwrap();
+        let r = app.ingest(t, m.id, &rows(0, n), &devices(0)).await.unwrap();
+        assert_eq!(r.stored, n as u64);
+        app.create_key(t, Some(m.id), "k").await.unwrap();
+        app.create_user(t, "u@example.com", "pw-pw-pw", perfstore::Role::Viewer)
+            .await
+            .unwrap();
+        app.record_upload(t, &perfstore::NewUpload::new("f", "csv"))
+            .await
+            .unwrap();
+        app.audit(t, "test", "x", &serde_json::json!({}))
+            .await
+            .unwrap();
+        ids.push(m.id);
+    }
+    // A batch of several staging chunks, as the plain role.
+    let big = app
+        .ingest(a.id, ids[0], &rows(100, 45_000), &[])
+        .await
+        .unwrap();
+    assert_eq!((big.stored, big.already_present), (45_000, 0));
+    let again = app
+        .ingest(a.id, ids[0], &rows(100, 45_000), &[])
+        .await
+        .unwrap();
+    assert_eq!((again.stored, again.already_present), (0, 45_000));
+    app.delete_before(a.id, T0 + 100 * 10_000).await.unwrap();
+    let s = app.summary(a.id, ids[0], i64::MIN, i64::MAX).await.unwrap();
+    assert_eq!(
+        s.iter().find(|(m, _)| *m == Metric::Load1).unwrap().1.count,
+        45_000
+    );
+    app.delete_before(a.id, i64::MAX).await.unwrap();
+    let r = app
+        .ingest(a.id, ids[0], &rows(0, 3), &devices(0))
+        .await
+        .unwrap();
+    assert_eq!(r.stored, 3);
+    let s = app.summary(a.id, ids[0], i64::MIN, i64::MAX).await.unwrap();
+    assert_eq!(
+        s.iter().find(|(m, _)| *m == Metric::Load1).unwrap().1.count,
+        3
+    );
+    let key = app.create_key(b.id, None, "verify").await.unwrap();
+    assert_eq!(
+        app.verify_key(&key.secret).await.unwrap().unwrap().tenant,
+        b.id
+    );
+
+    let mut c = PgConnection::connect(&plain).await.unwrap();
+    let who: (bool, bool) = {
+        let r =
+            sqlx::query("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(who, (false, false), "the test must run as a plain role");
+
+    // No setting at all: every tenant table looks empty (fails closed, not open).
+    for t in TENANT_TABLES {
+        assert_eq!(
+            count(&mut c, &format!("SELECT count(*) FROM {t}")).await,
+            0,
+            "{t} without app.tenant"
+        );
+    }
+    // An empty setting (what a session holds after a transaction-local one ends).
+    let mut tx = c.begin().await.unwrap();
+    set_tenant(&mut tx, a.id.0).await;
+    tx.commit().await.unwrap();
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM interval_metrics").await,
+        0,
+        "setting is per transaction"
+    );
+
+    // Tenant A's setting: only A's rows, whatever the WHERE clause says.
+    let mut tx = c.begin().await.unwrap();
+    set_tenant(&mut tx, a.id.0).await;
+    assert_eq!(
+        count(&mut tx, "SELECT count(*) FROM interval_metrics").await,
+        3
+    );
+    assert_eq!(
+        count(
+            &mut tx,
+            &format!(
+                "SELECT count(*) FROM interval_metrics WHERE tenant_id = {}",
+                b.id.0
+            )
+        )
+        .await,
+        0
+    );
+    for t in TENANT_TABLES {
+        assert_eq!(
+            count(
+                &mut tx,
+                &format!("SELECT count(*) FROM {t} WHERE tenant_id <> {}", a.id.0)
+            )
+            .await,
+            0,
+            "{t}: A sees none of B's rows"
+        );
+    }
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM machines").await, 1);
+    // A cannot change or delete B's rows: the statements match nothing.
+    let upd = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE interval_metrics SET load1 = -1 WHERE tenant_id = {}",
+        b.id.0
+    )))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(upd.rows_affected(), 0);
+    let del = sqlx::query("DELETE FROM interval_metrics WHERE tenant_id <> $1")
+        .bind(a.id.0)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(del.rows_affected(), 0);
+    let del_keys = sqlx::query("DELETE FROM api_keys")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(del_keys.rows_affected(), 1, "only A's own key");
+    tx.rollback().await.unwrap();
+
+    // A cannot write a row into B, nor move its own row to B.
+    let mut tx = c.begin().await.unwrap();
+    set_tenant(&mut tx, a.id.0).await;
+    let e = sqlx::query(
+        "INSERT INTO interval_metrics (tenant_id, machine_id, ts_ms, interval_s) VALUES ($1, $2, 1, 1)",
+    )
+    .bind(b.id.0)
+    .bind(ids[1].0)
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("row-level security"), "{e}");
+    tx.rollback().await.unwrap();
+    let mut tx = c.begin().await.unwrap();
+    set_tenant(&mut tx, a.id.0).await;
+    let e = sqlx::query("UPDATE machines SET tenant_id = $1")
+        .bind(b.id.0)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("row-level security"), "{e}");
+    tx.rollback().await.unwrap();
+
+    // Turning row security off does not bypass it for this role: it is an error.
+    let mut tx = c.begin().await.unwrap();
+    sqlx::query("SET LOCAL row_security = off")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert!(
+        sqlx::query("SELECT count(*) FROM interval_metrics")
+            .fetch_one(&mut *tx)
+            .await
+            .is_err()
+    );
+    tx.rollback().await.unwrap();
+
+    // COPY FROM into a table under RLS is refused (why ingest stages through a temp table).
+    let e = c
+        .copy_in_raw("COPY interval_metrics (tenant_id, machine_id, ts_ms, interval_s) FROM STDIN")
+        .await
+        .err()
+        .expect("COPY FROM refused under RLS");
+    assert!(e.to_string().contains("row-level security"), "{e}");
+    c.close().await.ok();
+
+    // The data is there: the owner (a superuser here) sees both tenants.
+    let mut admin = PgConnection::connect(&db.url).await.unwrap();
+    assert_eq!(
+        count(&mut admin, "SELECT count(*) FROM interval_metrics").await,
+        8
+    );
+    admin.close().await.ok();
+
+    // And the plain role's store, asked for A, never returns B's data.
+    assert!(
+        app.rows(a.id, ids[1], i64::MIN, i64::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        app.rows(b.id, ids[1], T0, T0 + 100_000)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    app.close().await;
+    db.store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_file_is_created_with_its_directory_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/perf.db");
+    let store = Store::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    assert!(path.exists());
+    store.tenant_by_name_or_create("default").await.unwrap();
+    let size = store.size_bytes().await.unwrap();
+    assert!(size > 0);
+    store.close().await;
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    // A bare path works too.
+    let bare = Store::open(path.to_str().unwrap()).await.unwrap();
+    assert_eq!(bare.list_tenants().await.unwrap().len(), 1);
+    assert!(Store::open("mysql://x").await.is_err());
+}
+
+#[test]
+fn default_url_follows_xdg_data_home() {
+    // Only this test touches the environment in this binary's default-URL code.
+    let p = perfstore::default_db_path().unwrap();
+    assert!(
+        p.ends_with("perfanalysis/perfanalysis.db"),
+        "{}",
+        p.display()
+    );
+    assert_eq!(
+        perfstore::resolve_url(Some("postgres://x/y")).unwrap(),
+        "postgres://x/y"
+    );
+}
