@@ -3,8 +3,12 @@
 //! Every subcommand is a thin wiring of the library crates; errors print as one
 //! line on stderr. Exit codes: 0 success, 1 failure, 2 usage error.
 
+mod config;
 mod process;
+mod record;
+mod ship;
 mod snapshot;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -35,6 +39,10 @@ enum Command {
     Snapshot(snapshot::Args),
     /// Turn a capture (the older collector's NDJSON) into CSV files.
     Process(process::Args),
+    /// The agent: sample this machine every interval into a file or to a server.
+    Record(record::Args),
+    /// A sar-like line per interval (cpu, mem, disk, net), or NDJSON.
+    Watch(watch::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +57,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Snapshot(a)) => snapshot::run(a),
         Some(Command::Process(a)) => process::run(a),
+        Some(Command::Record(a)) => record::run(a),
+        Some(Command::Watch(a)) => watch::run(a),
         None => {
             let _ = Cli::command().print_help();
             return ExitCode::from(2);
@@ -58,7 +68,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("perfan: error: {}", one_line(&e));
-            ExitCode::from(1)
+            // A bad setting (flag, environment, config file) is a usage error.
+            if e.downcast_ref::<config::UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }
