@@ -49,6 +49,7 @@ pub struct FileConfig {
     pub spool_max: Option<String>,
     pub batch: Option<String>,
     pub timeout: Option<String>,
+    pub retry_max: Option<String>,
     pub proc_root: Option<PathBuf>,
     pub rootfs: Option<PathBuf>,
     pub quiet: Option<bool>,
@@ -118,6 +119,7 @@ pub struct ServerSettings {
     pub spool_max: u64,
     pub batch: Duration,
     pub timeout: Duration,
+    pub retry_max: Duration,
 }
 
 /// Everything `perfan record` needs, resolved.
@@ -151,6 +153,7 @@ pub struct Flags {
     pub spool_max: Option<String>,
     pub batch: Option<String>,
     pub timeout: Option<String>,
+    pub retry_max: Option<String>,
     pub proc_root: Option<PathBuf>,
     pub rootfs: Option<PathBuf>,
     pub quiet: bool,
@@ -203,7 +206,11 @@ pub fn parse_size(s: &str, from: &str) -> Result<u64, UsageError> {
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         "t" | "tb" | "tib" => 1 << 40,
-        _ => return usage(format!("{from}: unknown size unit in {s:?} (use B, KiB, MiB, GiB)")),
+        _ => {
+            return usage(format!(
+                "{from}: unknown size unit in {s:?} (use B, KiB, MiB, GiB)"
+            ));
+        }
     };
     match num.parse::<f64>() {
         Ok(n) if n.is_finite() && n >= 0.0 => Ok((n * mult as f64) as u64),
@@ -292,7 +299,9 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
     let pcc_local = pcc_mode.as_deref() == Some("local");
     let pcc_trickle = pcc_mode.as_deref() == Some("trickle");
     if let Some(level) = e("PCC_LOGLEVEL") {
-        let ok = ["debug", "info", "warn", "warning", "error", "trace", "fatal", "panic"];
+        let ok = [
+            "debug", "info", "warn", "warning", "error", "trace", "fatal", "panic",
+        ];
         if !ok.contains(&level.trim().to_ascii_lowercase().as_str()) {
             return usage(format!("PCC_LOGLEVEL: unknown level {level:?}"));
         }
@@ -335,7 +344,9 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
     let pcc_collection = if pcc_local {
         match e("PCC_COLLECTION") {
             Some(p) => Some(PathBuf::from(p)),
-            None => return usage("PCC_MODE=local needs PCC_COLLECTION (the capture file to write)"),
+            None => {
+                return usage("PCC_MODE=local needs PCC_COLLECTION (the capture file to write)");
+            }
         }
     } else {
         None
@@ -356,7 +367,10 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
         None => None,
     };
     let output = match (output, format) {
-        (Some(o), f) => Some((o.v.clone(), f.unwrap_or_else(|| OutputFormat::from_path(&o.v)))),
+        (Some(o), f) => Some((
+            o.v.clone(),
+            f.unwrap_or_else(|| OutputFormat::from_path(&o.v)),
+        )),
         (None, Some(_)) => return usage("--format needs --output FILE (where to write)"),
         (None, None) => None,
     };
@@ -385,7 +399,12 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
         Some(v) => match v.v.trim().to_ascii_lowercase().as_str() {
             "upload" => Protocol::Upload,
             "trickle" => Protocol::Trickle,
-            _ => return usage(format!("{}: unknown protocol {:?} (upload or trickle)", v.from, v.v)),
+            _ => {
+                return usage(format!(
+                    "{}: unknown protocol {:?} (upload or trickle)",
+                    v.from, v.v
+                ));
+            }
         },
     };
     let spool_max = match pick(&[
@@ -421,9 +440,26 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
         }
         None => Duration::from_secs(10),
     };
+    let retry_max = match pick(&[
+        (flags.retry_max.clone(), flag("retry-max")),
+        (e("PERFAN_RETRY_MAX"), envn("PERFAN_RETRY_MAX")),
+        (file.retry_max.clone(), file_from("retry-max")),
+    ]) {
+        Some(v) => {
+            let d = parse_duration(&v.v, &v.from)?;
+            if d < Duration::from_millis(10) {
+                return usage(format!("{}: at least 10ms", v.from));
+            }
+            d
+        }
+        None => Duration::from_secs(300),
+    };
     let spool_dir = pick(&[
         (flags.spool_dir.clone(), flag("spool-dir")),
-        (e("PERFAN_SPOOL_DIR").map(PathBuf::from), envn("PERFAN_SPOOL_DIR")),
+        (
+            e("PERFAN_SPOOL_DIR").map(PathBuf::from),
+            envn("PERFAN_SPOOL_DIR"),
+        ),
         (file.spool_dir.clone(), file_from("spool-dir")),
     ])
     .map(|v| v.v)
@@ -461,6 +497,7 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
                 spool_max,
                 batch,
                 timeout,
+                retry_max,
             })
         }
     };
@@ -492,7 +529,10 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
     .map(|v| v.v);
     let proc_root = pick(&[
         (flags.proc_root.clone(), flag("proc-root")),
-        (e("PERFAN_PROC_ROOT").map(PathBuf::from), envn("PERFAN_PROC_ROOT")),
+        (
+            e("PERFAN_PROC_ROOT").map(PathBuf::from),
+            envn("PERFAN_PROC_ROOT"),
+        ),
         (file.proc_root.clone(), file_from("proc-root")),
     ])
     .map(|v| v.v)
@@ -581,7 +621,11 @@ mod tests {
     fn flags_beat_env_beat_pcc_beat_file() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("perfan.toml");
-        std::fs::write(&cfg, "interval = \"30s\"\nduration = \"1h\"\nmachine = \"from-file\"\n").unwrap();
+        std::fs::write(
+            &cfg,
+            "interval = \"30s\"\nduration = \"1h\"\nmachine = \"from-file\"\n",
+        )
+        .unwrap();
         let flags = Flags {
             config: Some(cfg.clone()),
             ..Default::default()
@@ -589,7 +633,11 @@ mod tests {
         let s = resolve(&flags, &env(&[])).unwrap();
         assert_eq!(s.interval, Duration::from_secs(30));
         assert_eq!(s.machine.as_deref(), Some("from-file"));
-        let s = resolve(&flags, &env(&[("PCC_FREQUENCY", "5s"), ("PCC_IDENTIFIER", "pcc-id")])).unwrap();
+        let s = resolve(
+            &flags,
+            &env(&[("PCC_FREQUENCY", "5s"), ("PCC_IDENTIFIER", "pcc-id")]),
+        )
+        .unwrap();
         assert_eq!(s.interval, Duration::from_secs(5));
         assert_eq!(s.machine.as_deref(), Some("pcc-id"));
         let s = resolve(
@@ -619,7 +667,10 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(s.output, Some((PathBuf::from("/tmp/c.json"), OutputFormat::Pcc)));
+        assert_eq!(
+            s.output,
+            Some((PathBuf::from("/tmp/c.json"), OutputFormat::Pcc))
+        );
         assert_eq!(s.duration, Some(Duration::from_secs(630)));
         let s = resolve(
             &Flags::default(),
@@ -651,7 +702,10 @@ mod tests {
             interval: Some("50ms".into()),
             ..Default::default()
         };
-        assert_eq!(err(&f, &[]), "--interval: interval 50ms is below the shortest, 100ms");
+        assert_eq!(
+            err(&f, &[]),
+            "--interval: interval 50ms is below the shortest, 100ms"
+        );
         let f = Flags {
             interval: Some("25h".into()),
             ..Default::default()
@@ -673,12 +727,18 @@ mod tests {
             output: Some("x".into()),
             ..Default::default()
         };
-        assert_eq!(err(&f, &[]), "--format: unknown format \"xml\" (pcc, csv or portal)");
+        assert_eq!(
+            err(&f, &[]),
+            "--format: unknown format \"xml\" (pcc, csv or portal)"
+        );
         assert_eq!(
             err(&d, &[("PERFAN_SPOOL_MAX", "12 parsecs")]),
             "PERFAN_SPOOL_MAX: unknown size unit in \"12 parsecs\" (use B, KiB, MiB, GiB)"
         );
-        assert_eq!(err(&d, &[("PERFAN_QUIET", "maybe")]), "PERFAN_QUIET: not a boolean: \"maybe\"");
+        assert_eq!(
+            err(&d, &[("PERFAN_QUIET", "maybe")]),
+            "PERFAN_QUIET: not a boolean: \"maybe\""
+        );
     }
 
     #[test]
@@ -719,13 +779,22 @@ mod tests {
         assert_eq!(parse_size("4096", "x").unwrap(), 4096);
         assert_eq!(parse_size("1.5G", "x").unwrap(), 3 << 29);
         assert_eq!(parse_duration("10", "x").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_duration("0.5", "x").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("1h30m", "x").unwrap(), Duration::from_secs(5400));
+        assert_eq!(
+            parse_duration("0.5", "x").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            parse_duration("1h30m", "x").unwrap(),
+            Duration::from_secs(5400)
+        );
     }
 
     #[test]
     fn spool_dir_defaults() {
         let e = env(&[("STATE_DIRECTORY", "/var/lib/perfan")]);
-        assert_eq!(default_spool_dir(&e), PathBuf::from("/var/lib/perfan/spool"));
+        assert_eq!(
+            default_spool_dir(&e),
+            PathBuf::from("/var/lib/perfan/spool")
+        );
     }
 }

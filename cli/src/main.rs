@@ -40,7 +40,7 @@ enum Command {
     /// Turn a capture (the older collector's NDJSON) into CSV files.
     Process(process::Args),
     /// The agent: sample this machine every interval into a file or to a server.
-    Record(record::Args),
+    Record(Box<record::Args>),
     /// A sar-like line per interval (cpu, mem, disk, net), or NDJSON.
     Watch(watch::Args),
 }
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Snapshot(a)) => snapshot::run(a),
         Some(Command::Process(a)) => process::run(a),
-        Some(Command::Record(a)) => record::run(a),
+        Some(Command::Record(a)) => record::run(*a),
         Some(Command::Watch(a)) => watch::run(a),
         None => {
             let _ = Cli::command().print_help();

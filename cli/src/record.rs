@@ -22,12 +22,14 @@ use crate::ship::HttpTransport;
 
 /// Arguments of `perfan record`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Settings come from flags, then the environment (PERFAN_INTERVAL, \
+#[command(
+    after_help = "Settings come from flags, then the environment (PERFAN_INTERVAL, \
 PERFAN_DURATION, PERFAN_OUTPUT, PERFAN_FORMAT, PERFAN_MACHINE, PERFAN_SERVER, PERFAN_API_KEY, \
 PERFAN_SPOOL_DIR, PERFAN_SPOOL_MAX, ..., and the older collector's PCC_MODE, PCC_FREQUENCY, \
 PCC_DURATION, PCC_COLLECTION, PCC_IDENTIFIER, PCC_SERVER_URL, PCC_APIKEY), then the --config \
 file. SIGINT/SIGTERM finish the current sample, flush and exit 0; SIGHUP reopens the output \
-file (log rotation).")]
+file (log rotation)."
+)]
 pub struct Args {
     /// Time between samples: 100ms to 24h (`10s`, `1m`, `1h30m`, or seconds).
     #[arg(long, short, value_name = "DURATION")]
@@ -72,6 +74,10 @@ pub struct Args {
     /// Timeout of one request to the server (default 10s).
     #[arg(long, value_name = "DURATION")]
     timeout: Option<String>,
+    /// Longest wait between two tries while the server is away (default 5m;
+    /// waits grow from 1s, doubling, with full jitter).
+    #[arg(long, value_name = "DURATION")]
+    retry_max: Option<String>,
     /// Where procfs is mounted (a container reads the host's at /host/proc).
     #[arg(long, value_name = "DIR")]
     proc_root: Option<PathBuf>,
@@ -103,6 +109,7 @@ impl Args {
             spool_max: self.spool_max.clone(),
             batch: self.batch.clone(),
             timeout: self.timeout.clone(),
+            retry_max: self.retry_max.clone(),
             proc_root: self.proc_root.clone(),
             rootfs: self.rootfs.clone(),
             quiet: self.quiet,
@@ -145,7 +152,9 @@ fn spool_message(e: &SpoolEvent) -> Option<(&'static str, String)> {
         ),
         SpoolEvent::Recovered { failed_attempts } => (
             "ship-recovered",
-            format!("server reachable again after {failed_attempts} failed attempt(s); resending in order"),
+            format!(
+                "server reachable again after {failed_attempts} failed attempt(s); resending in order"
+            ),
         ),
         SpoolEvent::Dropped {
             batches,
@@ -159,7 +168,10 @@ fn spool_message(e: &SpoolEvent) -> Option<(&'static str, String)> {
         ),
         SpoolEvent::Quarantined { path, reason } => (
             "spool-quarantined",
-            format!("server refused a batch for good ({reason}); kept in {}", path.display()),
+            format!(
+                "server refused a batch for good ({reason}); kept in {}",
+                path.display()
+            ),
         ),
         SpoolEvent::WriteFailed { error } => (
             "spool-write",
@@ -172,7 +184,9 @@ fn spool_message(e: &SpoolEvent) -> Option<(&'static str, String)> {
         SpoolEvent::Left { on_disk, in_memory } => (
             "spool-left",
             if *in_memory > 0 {
-                format!("{on_disk} batch(es) stay in the spool for the next run; {in_memory} held in memory are lost")
+                format!(
+                    "{on_disk} batch(es) stay in the spool for the next run; {in_memory} held in memory are lost"
+                )
             } else {
                 format!("{on_disk} batch(es) stay in the spool for the next run")
             },
@@ -201,7 +215,9 @@ fn build_sinks(
     }
     if let Some(srv) = &s.server {
         let spool = Spool::open(
-            SpoolConfig::new(&srv.spool_dir).max_bytes(srv.spool_max),
+            SpoolConfig::new(&srv.spool_dir)
+                .max_bytes(srv.spool_max)
+                .backoff(Duration::from_secs(1).min(srv.retry_max), srv.retry_max),
         )
         .with_context(|| format!("opening the spool {}", srv.spool_dir.display()))?;
         let w = Arc::clone(warn);
@@ -212,7 +228,13 @@ fn build_sinks(
                 w.warn(kind, &msg);
             }
         });
-        let transport = HttpTransport::new(&srv.url, &srv.api_key, machine_id, srv.protocol, srv.timeout);
+        let transport = HttpTransport::new(
+            &srv.url,
+            &srv.api_key,
+            machine_id,
+            srv.protocol,
+            srv.timeout,
+        );
         let format = match srv.protocol {
             Protocol::Upload => {
                 let per = (srv.batch.as_secs_f64() / s.interval.as_secs_f64()).round();
@@ -234,7 +256,9 @@ fn build_sinks(
         bail!(
             "the local store is not available yet (perfstore is issue 3){}; record to a file with \
              --output FILE [--format pcc|csv|portal] or ship with --server URL --api-key KEY",
-            s.db.as_deref().map(|d| format!(", so --db {d} cannot be used")).unwrap_or_default()
+            s.db.as_deref()
+                .map(|d| format!(", so --db {d} cannot be used"))
+                .unwrap_or_default()
         );
     }
     Ok((Tee(sinks), spool_handle, targets.join(" + ")))
@@ -252,7 +276,8 @@ pub fn install_signals(control: &Control) -> Result<SystemClock> {
         signal_hook::flag::register(sig, control.stop_flag())
             .context("installing signal handlers")?;
     }
-    signal_hook::flag::register(SIGHUP, control.reopen_flag()).context("installing signal handlers")?;
+    signal_hook::flag::register(SIGHUP, control.reopen_flag())
+        .context("installing signal handlers")?;
     for sig in [SIGINT, SIGTERM, SIGHUP] {
         let w = write.try_clone().context("signal pipe")?;
         signal_hook::low_level::pipe::register(sig, w).context("installing signal handlers")?;

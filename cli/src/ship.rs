@@ -61,7 +61,13 @@ pub fn multipart_body(boundary: &str, machine_id: &str, meta: &BatchMeta, gz: &[
     let mut b = Vec::with_capacity(gz.len() + 512);
     let name: String = machine_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     b.extend_from_slice(
         format!(
@@ -91,12 +97,19 @@ fn boundary_for(body: &[u8], seed: u64) -> String {
 
 /// Seconds of a `Retry-After` header (the HTTP-date form is not used by our server).
 fn retry_after(v: Option<&str>) -> Option<Duration> {
-    v?.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s.min(3600)))
+    v?.trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| Duration::from_secs(s.min(3600)))
 }
 
 /// What an answer means for the batch.
 pub fn classify(status: u16, body: &str, retry_after_header: Option<&str>) -> Delivery {
-    let snippet: String = body.chars().take(200).collect::<String>().replace(['\n', '\r'], " ");
+    let snippet: String = body
+        .chars()
+        .take(200)
+        .collect::<String>()
+        .replace(['\n', '\r'], " ");
     match status {
         200..=299 => Delivery::Accepted,
         408 | 429 | 500..=599 => Delivery::Retry {

@@ -31,7 +31,12 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Where procfs is mounted (a container reads the host's at /host/proc).
-    #[arg(long, value_name = "DIR", default_value = "/proc", env = "PERFAN_PROC_ROOT")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/proc",
+        env = "PERFAN_PROC_ROOT"
+    )]
     proc_root: PathBuf,
 }
 
@@ -60,17 +65,27 @@ enum Cell {
 /// One printed row: its key (CPU/DEV/IFACE or none) and values.
 type Row = (Option<String>, Vec<Cell>);
 
-const CPU_COLS: [&str; 7] = ["CPU", "%user", "%nice", "%system", "%iowait", "%steal", "%idle"];
+const CPU_COLS: [&str; 7] = [
+    "CPU", "%user", "%nice", "%system", "%iowait", "%steal", "%idle",
+];
 const MEM_COLS: [&str; 11] = [
-    "kbmemfree", "kbavail", "kbmemused", "%memused", "kbbuffers", "kbcached", "kbcommit",
-    "%commit", "kbactive", "kbinact", "kbdirty",
+    "kbmemfree",
+    "kbavail",
+    "kbmemused",
+    "%memused",
+    "kbbuffers",
+    "kbcached",
+    "kbcommit",
+    "%commit",
+    "kbactive",
+    "kbinact",
+    "kbdirty",
 ];
 const DISK_COLS: [&str; 9] = [
     "DEV", "tps", "rkB/s", "wkB/s", "dkB/s", "areq-sz", "aqu-sz", "await", "%util",
 ];
 const NET_COLS: [&str; 9] = [
-    "IFACE", "rxpck/s", "txpck/s", "rxkB/s", "txkB/s", "rxcmp/s", "txcmp/s", "rxmcst/s",
-    "%ifutil",
+    "IFACE", "rxpck/s", "txpck/s", "rxkB/s", "txkB/s", "rxcmp/s", "txcmp/s", "rxmcst/s", "%ifutil",
 ];
 
 fn cpu_rows(iv: &Interval) -> Vec<Row> {
@@ -123,11 +138,21 @@ fn mem_rows(iv: &Interval) -> Vec<Row> {
         .collect()
 }
 
-fn disk_rows(iv: &Interval) -> Vec<Row> {
-    // sar -d shows whole devices (disks, dm, md), not partitions.
+fn disk_rows(iv: &Interval, cur: &Snapshot<'_>) -> Vec<Row> {
+    // Like sar -d: whole devices (disks, dm, md), not partitions, and not devices
+    // that have done no I/O at all since boot (unused loop devices).
+    let used = |name: &str| {
+        cur.diskstats.as_ref().is_none_or(|ds| {
+            ds.iter().any(|d| {
+                d.name == name
+                    && d.reads_completed + d.writes_completed + d.discards_completed.unwrap_or(0)
+                        > 0
+            })
+        })
+    };
     iv.disks
         .iter()
-        .filter(|d| d.kind != DeviceKind::Partition)
+        .filter(|d| d.kind != DeviceKind::Partition && used(&d.name))
         .map(|d| {
             let dkb = d.discard_bytes_per_s.unwrap_or(0.0) / 1024.0;
             let (rkb, wkb) = (d.read_bytes_per_s / 1024.0, d.write_bytes_per_s / 1024.0);
@@ -140,7 +165,11 @@ fn disk_rows(iv: &Interval) -> Vec<Row> {
                     Cell::Num(wkb),
                     Cell::Num(dkb),
                     // iostat's areq-sz: kB per request.
-                    Cell::Num(if tps > 0.0 { (rkb + wkb + dkb) / tps } else { 0.0 }),
+                    Cell::Num(if tps > 0.0 {
+                        (rkb + wkb + dkb) / tps
+                    } else {
+                        0.0
+                    }),
                     Cell::Num(d.aqu_sz),
                     Cell::Num(d.await_ms()),
                     Cell::Num(d.util_pct),
@@ -221,7 +250,11 @@ fn net_rows(iv: &Interval, links: &mut Links) -> Vec<Row> {
                     Cell::Num(n.rx_compressed_per_s),
                     Cell::Num(n.tx_compressed_per_s),
                     Cell::Num(n.rx_multicast_per_s),
-                    Cell::Num(ifutil(n.rx_bytes_per_s, n.tx_bytes_per_s, links.get(&n.name))),
+                    Cell::Num(ifutil(
+                        n.rx_bytes_per_s,
+                        n.tx_bytes_per_s,
+                        links.get(&n.name),
+                    )),
                 ],
             )
         })
@@ -304,11 +337,11 @@ fn round2(v: f64) -> f64 {
 }
 
 impl WatchSink {
-    fn rows(&mut self, s: Section, iv: &Interval) -> Vec<Row> {
+    fn rows(&mut self, s: Section, iv: &Interval, cur: &Snapshot<'_>) -> Vec<Row> {
         match s {
             Section::Cpu => cpu_rows(iv),
             Section::Mem => mem_rows(iv),
-            Section::Disk => disk_rows(iv),
+            Section::Disk => disk_rows(iv, cur),
             Section::Net => net_rows(iv, &mut self.links),
             Section::All => Vec::new(),
         }
@@ -327,10 +360,10 @@ impl WatchSink {
         for (key, cells) in rows {
             let _ = write!(l, "{label:<11}");
             let mut names = cols.iter();
-            if let Some(k) = key {
-                if let Some(n) = names.next() {
-                    push_col(l, n, k);
-                }
+            if let Some(k) = key
+                && let Some(n) = names.next()
+            {
+                push_col(l, n, k);
             }
             for (c, n) in cells.iter().zip(names) {
                 push_cell(l, n, *c);
@@ -339,45 +372,56 @@ impl WatchSink {
         }
     }
 
+    /// One object per row, keys in sar's column order after `timestamp` and `section`.
     fn json(&mut self, ts: &str, s: Section, rows: &[Row]) {
         let cols = columns(s);
+        let l = &mut self.line;
         for (key, cells) in rows {
-            let mut m = serde_json::Map::new();
-            m.insert("timestamp".into(), ts.into());
-            m.insert("section".into(), section_name(s).into());
+            let _ = write!(
+                l,
+                "{{\"timestamp\":\"{ts}\",\"section\":\"{}\"",
+                section_name(s)
+            );
             let mut names = cols.iter();
             if let Some(k) = key
                 && let Some(n) = names.next()
             {
-                m.insert((*n).into(), k.clone().into());
+                let _ = write!(l, ",\"{n}\":{}", serde_json::Value::from(k.as_str()));
             }
             for (c, n) in cells.iter().zip(names) {
-                let v: serde_json::Value = match c {
-                    Cell::Num(v) => serde_json::Number::from_f64(round2(*v))
-                        .map_or(serde_json::Value::Null, serde_json::Value::Number),
-                    Cell::Int(v) => (*v).into(),
-                };
-                m.insert((*n).into(), v);
+                match c {
+                    Cell::Num(v) if v.is_finite() => {
+                        let _ = write!(l, ",\"{n}\":{}", round2(*v));
+                    }
+                    Cell::Num(_) => {
+                        let _ = write!(l, ",\"{n}\":null");
+                    }
+                    Cell::Int(v) => {
+                        let _ = write!(l, ",\"{n}\":{v}");
+                    }
+                }
             }
-            self.line.push_str(&serde_json::Value::Object(m).to_string());
-            self.line.push('\n');
+            l.push_str("}\n");
         }
     }
 
     fn emit(&mut self) -> perfcore::Result<()> {
-        let r = self.out.write_all(self.line.as_bytes()).and_then(|()| self.out.flush());
+        let r = self
+            .out
+            .write_all(self.line.as_bytes())
+            .and_then(|()| self.out.flush());
         self.line.clear();
         r.map_err(|e| perfcore::Error::io("stdout", e))
     }
 }
 
 impl RecordSink for WatchSink {
-    fn interval(&mut self, iv: &Interval, _cur: &Snapshot<'_>) -> perfcore::Result<()> {
+    fn interval(&mut self, iv: &Interval, cur: &Snapshot<'_>) -> perfcore::Result<()> {
         let sections = self.sections.clone();
         if self.json {
             let ts = perfcore::time::format_rfc3339_ms(iv.end_ms);
             for (i, s) in sections.iter().enumerate() {
-                let rows = self.rows(*s, iv);
+                let rows = self.rows(*s, iv, cur);
                 self.averages.add(i, &rows);
                 self.json(&ts, *s, &rows);
             }
@@ -387,9 +431,10 @@ impl RecordSink for WatchSink {
             .map(|t| t.to_zoned(self.tz.clone()).strftime("%H:%M:%S").to_string())
             .unwrap_or_default();
         // Like sar: one header for a single one-row report, a header per interval otherwise.
-        let per_interval = sections.len() > 1 || matches!(sections[0], Section::Disk | Section::Net);
+        let per_interval =
+            sections.len() > 1 || matches!(sections[0], Section::Disk | Section::Net);
         for (i, s) in sections.iter().enumerate() {
-            let rows = self.rows(*s, iv);
+            let rows = self.rows(*s, iv, cur);
             self.averages.add(i, &rows);
             if self.int_kinds.len() <= i {
                 self.int_kinds.push(
@@ -442,10 +487,15 @@ impl RecordSink for WatchSink {
 }
 
 fn banner(proc_root: &Path) -> String {
-    let release = std::fs::read_to_string(proc_root.join("sys/kernel/osrelease")).unwrap_or_default();
+    let release =
+        std::fs::read_to_string(proc_root.join("sys/kernel/osrelease")).unwrap_or_default();
     let host = config::hostname(proc_root).unwrap_or_else(|| "?".into());
     let cpus = std::fs::read_to_string(proc_root.join("stat"))
-        .map(|s| s.lines().filter(|l| l.starts_with("cpu") && !l.starts_with("cpu ")).count())
+        .map(|s| {
+            s.lines()
+                .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+                .count()
+        })
         .unwrap_or(0);
     let date = jiff::Zoned::now().strftime("%m/%d/%y").to_string();
     format!(
