@@ -327,7 +327,8 @@ pub fn run(args: Args) -> Result<()> {
                     if !status {
                         return;
                     }
-                    let mut line = format!("perfan record: {} samples", stats.samples);
+                    let plural = if stats.samples == 1 { "" } else { "s" };
+                    let mut line = format!("perfan record: {} sample{plural}", stats.samples);
                     if let Some(iv) = interval {
                         if let Some(c) = &iv.cpu_total {
                             line.push_str(&format!(" · CPU {:.1}%", 100.0 - c.idle_pct));
