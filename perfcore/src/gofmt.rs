@@ -22,9 +22,10 @@ pub fn push_float(out: &mut String, v: f64) {
         return;
     }
     // Rust's `{:e}` prints the shortest round-trip digits, like Go's strconv.
-    let mut sci = String::with_capacity(32);
+    let mut sci = StackStr::default();
     let _ = write!(sci, "{:e}", v.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let sci = sci.as_str();
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let mut digits = [0u8; 32];
     let mut n = 0;
@@ -72,6 +73,39 @@ pub fn push_float(out: &mut String, v: f64) {
                 out.push(d as char);
             }
         }
+    }
+}
+
+/// A small string on the stack (the `{:e}` form of an f64 is at most 24 bytes).
+struct StackStr {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl Default for StackStr {
+    fn default() -> Self {
+        StackStr {
+            buf: [0; 40],
+            len: 0,
+        }
+    }
+}
+
+impl StackStr {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("0")
+    }
+}
+
+impl std::fmt::Write for StackStr {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
