@@ -92,7 +92,7 @@ fn record_pcc_for_a_duration_is_a_readable_capture() {
     // The older tools' processing reads it.
     let csv_dir = dir.path().join("out");
     let o = run(perfan()
-        .args(["process", "--format", "csv", "--input"])
+        .args(["process", "--input"])
         .arg(&out)
         .arg("--output")
         .arg(&csv_dir));
@@ -102,6 +102,14 @@ fn record_pcc_for_a_duration_is_a_readable_capture() {
         "{}",
         stderr(&o)
     );
+    let stat = std::fs::read_to_string(csv_dir.join("proc/stat")).unwrap();
+    let totals = stat
+        .lines()
+        .filter(|l| l.split(',').nth(1) == Some("-1"))
+        .count();
+    assert_eq!(totals, 2, "{stat}");
+    // cpuinfo in the first sample gives the older processor its system_info.json.
+    assert!(csv_dir.join("system_info.json").exists());
 }
 
 #[test]
