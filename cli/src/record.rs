@@ -249,7 +249,7 @@ fn build_sinks(
         // At the end the sender gets a few seconds to deliver what is queued.
         let drain = srv.timeout.min(Duration::from_secs(5));
         spool_handle = Some(spool.clone());
-        sinks.push(Box::new(ShipSink::new(spool, format, transport, drain)));
+        sinks.push(Box::new(ShipSink::new(spool, format, transport, drain)?));
         targets.push(srv.url.clone());
     }
     if sinks.is_empty() {

@@ -296,6 +296,8 @@ struct WatchSink {
     printed_header: bool,
     averages: Averages,
     int_kinds: Vec<Vec<bool>>,
+    /// Stops the loop when stdout is gone (`perfan watch | head`).
+    control: Control,
 }
 
 fn columns(s: Section) -> &'static [&'static str] {
@@ -411,7 +413,14 @@ impl WatchSink {
             .write_all(self.line.as_bytes())
             .and_then(|()| self.out.flush());
         self.line.clear();
-        r.map_err(|e| perfcore::Error::io("stdout", e))
+        match r {
+            // The reader went away: stop quietly, like sar piped into head.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.control.stop();
+                Ok(())
+            }
+            r => r.map_err(|e| perfcore::Error::io("stdout", e)),
+        }
     }
 }
 
@@ -539,11 +548,12 @@ pub fn run(args: Args) -> Result<()> {
         printed_header: false,
         averages: Averages::default(),
         int_kinds: Vec::new(),
+        control: Control::new(),
     };
     if !json {
         sink.line.push_str(&banner(&args.proc_root));
     }
-    let control = Control::new();
+    let control = sink.control.clone();
     let clock = crate::record::install_signals(&control)?;
     let mut opts = RecordOptions::new(interval);
     if let Some(n) = args.count {

