@@ -217,7 +217,10 @@ fn build_sinks(
         let spool = Spool::open(
             SpoolConfig::new(&srv.spool_dir)
                 .max_bytes(srv.spool_max)
-                .backoff(Duration::from_secs(1).min(srv.retry_max), srv.retry_max),
+                .backoff(Duration::from_secs(1).min(srv.retry_max), srv.retry_max)
+                // Trickle sends every tick: a file and two fsyncs per tick would cost more
+                // than the sampling, so its batches reach the disk only when they must wait.
+                .write_ahead(srv.protocol == Protocol::Upload),
         )
         .with_context(|| format!("opening the spool {}", srv.spool_dir.display()))?;
         let w = Arc::clone(warn);

@@ -922,3 +922,50 @@ fn watch_stops_when_its_reader_goes_away() {
     let st = wait_exit(&mut child, Duration::from_secs(5));
     assert_eq!(st.code(), Some(0));
 }
+
+#[test]
+fn trickle_ticks_wait_in_the_spool_while_the_server_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, cap) = (dir.path().join("spool"), dir.path().join("local.json"));
+    let rx = Receiver::new();
+    let mut child = perfan()
+        .args(["record", "-q", "--retry-max", "200ms", "-o"])
+        .arg(&cap)
+        .env("PCC_MODE", "trickle")
+        .env("PCC_SERVER_URL", rx.url())
+        .env("PCC_APIKEY", "secret-key")
+        .env("PCC_IDENTIFIER", "old-agent")
+        .env("PCC_FREQUENCY", "1s")
+        .env("PERFAN_SPOOL_DIR", &spool)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Down: the ticks that fail go to disk.
+    wait_for("spooled ticks", Duration::from_secs(30), || {
+        std::fs::read_dir(spool.join("batches"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            >= 2
+    });
+    rx.up();
+    wait_for("the spool to drain", Duration::from_secs(30), || {
+        rx.got().trickles.len() >= 4
+            && std::fs::read_dir(spool.join("batches"))
+                .map(|d| d.count())
+                .unwrap_or(1)
+                == 0
+    });
+    stop(&mut child);
+    let local: Vec<i64> = capture_samples(&cap)
+        .iter()
+        .map(|s| s.timestamp_s())
+        .collect();
+    let got = rx.got();
+    let sent: Vec<i64> = got
+        .trickles
+        .iter()
+        .map(|t| t["measurements"][0]["timestamp"].as_i64().unwrap())
+        .collect();
+    // Every tick once, in order.
+    assert_eq!(sent, local);
+}

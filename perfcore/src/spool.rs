@@ -138,6 +138,12 @@ pub struct SpoolConfig {
     pub backoff_max: Duration,
     /// Quarantined batches kept (the oldest are deleted past this).
     pub quarantine_keep: usize,
+    /// Write every batch to disk before its first attempt (`true`, the
+    /// default), or only when its first attempt fails or at shutdown (`false`:
+    /// for small batches every tick, where a file and two fsyncs per tick
+    /// would cost more than the sampling; a kill -9 can then lose the one
+    /// batch in flight).
+    pub write_ahead: bool,
 }
 
 impl SpoolConfig {
@@ -149,7 +155,14 @@ impl SpoolConfig {
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
             quarantine_keep: 100,
+            write_ahead: true,
         }
+    }
+
+    /// Sets [`SpoolConfig::write_ahead`].
+    pub fn write_ahead(mut self, yes: bool) -> Self {
+        self.write_ahead = yes;
+        self
     }
 
     /// Sets the byte bound.
@@ -262,6 +275,8 @@ struct State {
     /// Drain until this instant, then stop.
     shutdown: Option<Instant>,
     write_failing: bool,
+    /// The last attempt failed (new batches then go to disk at once).
+    delivery_failing: bool,
 }
 
 struct Inner {
@@ -475,7 +490,15 @@ impl Spool {
             seq
         };
         let bytes = (header.len() + body.len()) as u64;
-        let written = self.write_batch(seq, &header, body);
+        let direct = !self.inner.config.write_ahead && {
+            let s = self.state();
+            s.queue.is_empty() && !s.delivery_failing
+        };
+        let written = if direct {
+            Err(None)
+        } else {
+            self.write_batch(seq, &header, body).map_err(Some)
+        };
         let mut events = Vec::new();
         {
             let mut s = self.state();
@@ -484,7 +507,12 @@ impl Spool {
                     s.write_failing = false;
                     None
                 }
-                Err(e) => {
+                Err(None) => {
+                    let mut all = header;
+                    all.extend_from_slice(body);
+                    Some(Arc::new(all))
+                }
+                Err(Some(e)) => {
                     s.stats.write_failures += 1;
                     if !s.write_failing {
                         s.write_failing = true;
@@ -548,6 +576,45 @@ impl Spool {
             let _ = fs::remove_file(&tmp);
             Error::io(&dst, e)
         })
+    }
+
+    /// Writes a batch held in memory to disk (it then leaves memory).
+    fn persist(&self, seq: u64) {
+        let raw = {
+            let s = self.state();
+            match s.queue.iter().find(|e| e.seq == seq) {
+                Some(Entry {
+                    memory: Some(m), ..
+                }) => Arc::clone(m),
+                _ => return,
+            }
+        };
+        let Some(nl) = raw.iter().position(|&b| b == b'\n') else {
+            return;
+        };
+        if self.write_batch(seq, &raw[..=nl], &raw[nl + 1..]).is_ok() {
+            let mut s = self.state();
+            match s.queue.iter_mut().find(|e| e.seq == seq) {
+                Some(e) => e.memory = None,
+                // Dropped meanwhile: the file must not come back as a batch.
+                None => {
+                    let _ = fs::remove_file(self.batch_path(seq));
+                }
+            }
+        }
+    }
+
+    fn persist_all(&self) {
+        let held: Vec<u64> = self
+            .state()
+            .queue
+            .iter()
+            .filter(|e| e.memory.is_some())
+            .map(|e| e.seq)
+            .collect();
+        for seq in held {
+            self.persist(seq);
+        }
     }
 
     fn load(&self, seq: u64, memory: Option<Arc<Vec<u8>>>) -> Option<Vec<u8>> {
@@ -633,6 +700,10 @@ impl Spool {
                     if let Some(deadline) = s.shutdown
                         && (s.queue.is_empty() || Instant::now() >= deadline)
                     {
+                        drop(s);
+                        // What is left goes to disk for the next run, if the disk lets it.
+                        self.persist_all();
+                        let s = self.state();
                         let on_disk = s.queue.iter().filter(|e| e.memory.is_none()).count() as u64;
                         let in_memory = s.queue.len() as u64 - on_disk;
                         drop(s);
@@ -663,6 +734,7 @@ impl Spool {
                         let mut s = self.state();
                         s.stats.sent_batches += 1;
                         s.stats.sent_samples += u64::from(meta.samples);
+                        s.delivery_failing = false;
                     }
                     attempt = 0;
                     if failing {
@@ -682,8 +754,11 @@ impl Spool {
                     let queued = {
                         let mut s = self.state();
                         s.stats.failed_attempts += 1;
+                        s.delivery_failing = true;
                         s.queue.len() as u64
                     };
+                    // Held in memory for a quick first try: to disk now, it may wait long.
+                    self.persist(seq);
                     if !failing {
                         failing = true;
                         self.emit(&SpoolEvent::Failing { reason, queued });
@@ -1112,6 +1187,58 @@ mod tests {
         spool.shutdown(Duration::from_secs(10));
         h.join().unwrap();
         assert_eq!(fake.got.lock().unwrap()[0].1, b"mem");
+    }
+
+    #[test]
+    fn without_write_ahead_batches_reach_disk_only_when_delivery_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(config(dir.path()).write_ahead(false)).unwrap();
+        let files = || fs::read_dir(dir.path().join("batches")).unwrap().count();
+        let fake = Fake::default();
+        let h = spool.start_sender(fake.clone()).unwrap();
+        spool.push(&BatchMeta::trickle(1), b"t1").unwrap();
+        wait_for("delivery", || spool.stats().sent_batches == 1);
+        assert_eq!(files(), 0);
+        // The server goes away: the failed batch is written to disk, and so is
+        // every batch after it while delivery fails.
+        fake.down.store(1, Ordering::SeqCst);
+        spool.push(&BatchMeta::trickle(2), b"t2").unwrap();
+        wait_for("a failed attempt", || spool.stats().failed_attempts >= 1);
+        wait_for("the batch on disk", || {
+            files() == 1 && spool.stats().in_memory_batches == 0
+        });
+        spool.push(&BatchMeta::trickle(3), b"t3").unwrap();
+        assert_eq!(files(), 2);
+        assert_eq!(spool.stats().in_memory_batches, 0);
+        fake.down.store(0, Ordering::SeqCst);
+        wait_for("delivery", || spool.stats().sent_batches == 3);
+        spool.shutdown(Duration::ZERO);
+        h.join().unwrap();
+        let got: Vec<Vec<u8>> = fake
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|g| g.1.clone())
+            .collect();
+        assert_eq!(got, [b"t1".to_vec(), b"t2".to_vec(), b"t3".to_vec()]);
+        assert_eq!(files(), 0);
+    }
+
+    #[test]
+    fn batches_held_in_memory_are_written_out_at_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let spool = Spool::open(config(dir.path()).write_ahead(false)).unwrap();
+            spool.push(&BatchMeta::trickle(1), b"kept").unwrap();
+            assert_eq!(spool.stats().in_memory_batches, 1);
+            // A sender that never gets to send: shut down at once.
+            spool.shutdown(Duration::ZERO);
+            let h = spool.start_sender(Fake::default()).unwrap();
+            h.join().unwrap();
+        }
+        let spool = Spool::open(config(dir.path())).unwrap();
+        assert_eq!(spool.stats().queued_batches, 1);
     }
 
     #[test]
