@@ -137,7 +137,7 @@ impl Warn {
         *entry = (now, 0);
         let clear = if self.tty { "\r\x1b[2K" } else { "" };
         if held > 0 {
-            eprintln!("{clear}perfan: warning: {msg} ({held} more like it in the last minute)");
+            eprintln!("{clear}perfan: warning: {msg} ({held} more like it since the last one)");
         } else {
             eprintln!("{clear}perfan: warning: {msg}");
         }
@@ -193,6 +193,15 @@ fn spool_message(e: &SpoolEvent) -> Option<(&'static str, String)> {
         ),
         _ => return None,
     })
+}
+
+/// `1 sample`, `2 samples`.
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// The sinks for the settings: a file, a server, or both.
@@ -330,8 +339,7 @@ pub fn run(args: Args) -> Result<()> {
                     if !status {
                         return;
                     }
-                    let plural = if stats.samples == 1 { "" } else { "s" };
-                    let mut line = format!("perfan record: {} sample{plural}", stats.samples);
+                    let mut line = format!("perfan record: {}", plural(stats.samples, "sample"));
                     if let Some(iv) = interval {
                         if let Some(c) = &iv.cpu_total {
                             line.push_str(&format!(" · CPU {:.1}%", 100.0 - c.idle_pct));
@@ -379,8 +387,9 @@ pub fn run(args: Args) -> Result<()> {
     let stats = result.context("recording")?;
     if tty && !settings.quiet {
         let mut msg = format!(
-            "perfan: {} samples, {} intervals → {target}",
-            stats.samples, stats.intervals
+            "perfan: {}, {} → {target}",
+            plural(stats.samples, "sample"),
+            plural(stats.intervals, "interval")
         );
         if let Some(sp) = &spool {
             let st = sp.stats();

@@ -969,3 +969,42 @@ fn trickle_ticks_wait_in_the_spool_while_the_server_is_down() {
     // Every tick once, in order.
     assert_eq!(sent, local);
 }
+
+#[test]
+fn status_line_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // Not a terminal: nothing on stderr.
+    let out = dir.path().join("a.csv");
+    let o = run(perfan()
+        .args(["record", "-i", "200ms", "-d", "600ms", "-o"])
+        .arg(&out));
+    assert!(o.status.success());
+    assert_eq!(stderr(&o), "");
+    // On a terminal (script(1) gives it one): the live line, then a summary.
+    let out = dir.path().join("b.csv");
+    let cmd = format!(
+        "{} record -i 1s -d 1s -o {}",
+        env!("CARGO_BIN_EXE_perfan"),
+        out.display()
+    );
+    let o = run(Command::new("script").args(["-qec", &cmd, "/dev/null"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("\r\x1b[2Kperfan record: 1 sample → "),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\r\x1b[2Kperfan record: 2 samples · CPU "),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("perfan: 2 samples, 1 interval → "),
+        "{text:?}"
+    );
+    // --quiet: silent on a terminal too.
+    let cmd = format!("{cmd} --quiet");
+    let o = run(Command::new("script").args(["-qec", &cmd, "/dev/null"]));
+    assert!(o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("perfan"));
+}
