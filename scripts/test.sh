@@ -46,6 +46,7 @@ log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
+[ "${SKIP_INSTALL:-0}" = 1 ] || scripts/ensure-chromium.sh
 cargo test --workspace --locked
 
 log "all tests passed"

@@ -6,6 +6,7 @@
 mod config;
 mod process;
 mod record;
+mod report;
 mod ship;
 mod snapshot;
 mod watch;
@@ -24,7 +25,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 filesystems), turns captures of the older PerfAnalysis collector into CSV files, \
 and computes sysstat-compatible rates.\n\n\
 Start with:\n  perfan snapshot --format table     one parsed sample of this machine\n  \
-perfan process --input capture.json --output out/   capture -> CSV",
+perfan process --input capture.json --output out/   capture -> CSV\n  \
+perfan report --input capture.json -o report.html   capture -> HTML report",
     arg_required_else_help = true,
     propagate_version = true
 )]
@@ -43,6 +45,8 @@ enum Command {
     Record(Box<record::Args>),
     /// A sar-like line per interval (cpu, mem, disk, net), or NDJSON.
     Watch(watch::Args),
+    /// Write the report: one self-contained HTML page (+ PNG charts, JSON summary).
+    Report(report::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Some(Command::Process(a)) => process::run(a),
         Some(Command::Record(a)) => record::run(*a),
         Some(Command::Watch(a)) => watch::run(a),
+        Some(Command::Report(a)) => report::run(a),
         None => {
             let _ = Cli::command().print_help();
             return ExitCode::from(2);

@@ -214,6 +214,12 @@ fn build_sinks(
     let mut targets = Vec::new();
     let mut spool_handle = None;
     if let Some((path, format)) = &s.output {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the directory of {}", path.display()))?;
+        }
         let sink: Box<dyn RecordSink + Send> = match format {
             OutputFormat::Pcc => Box::new(CaptureFileSink::create(path, Sources::All)?),
             OutputFormat::Csv => Box::new(CsvFileSink::create(path, machine_id)?),

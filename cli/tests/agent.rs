@@ -237,10 +237,8 @@ fn an_unwritable_output_is_one_error_line_and_exit_1() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let e = stderr(&o);
     assert_eq!(e.lines().count(), 1, "{e}");
-    assert!(
-        e.starts_with("perfan: error: /proc/perfan-test/cap.json: "),
-        "{e}"
-    );
+    assert!(e.starts_with("perfan: error: "), "{e}");
+    assert!(e.contains("/proc/perfan-test/cap.json"), "{e}");
     // A read-only directory (when not root, permissions are enough to show it).
     let ro = dir.path().join("ro");
     std::fs::create_dir(&ro).unwrap();

@@ -1,0 +1,115 @@
+//! What the outputs are: a self-contained page, bounded in size whatever the
+//! length of the data, PNG files, and a JSON summary.
+
+use perfcore::metrics::{DeviceKind, Metric};
+use perfreport::ReportOptions;
+
+use crate::series::{cpu, device, machine};
+
+#[test]
+fn the_page_fetches_nothing_and_runs_nothing() {
+    let m = machine("m<&>\"", 200, |i, r| cpu(r, (i % 100) as f64, 1.0, 0.0));
+    let r = perfreport::build(&[m], &ReportOptions::default()).expect("report");
+    let html = r.html();
+    assert!(html.contains("Content-Security-Policy\" content=\"default-src 'none'"));
+    assert!(!html.contains("<script"));
+    assert!(!html.contains("<link"));
+    assert!(!html.contains("src=\""));
+    assert!(!html.contains("url("));
+    // Only the SVG namespace is a URL.
+    let urls = html.matches("http://").count() + html.matches("https://").count();
+    assert_eq!(urls, html.matches("http://www.w3.org/2000/svg").count());
+    // The machine id is escaped.
+    assert!(html.contains("m&lt;&amp;&gt;&quot;"));
+    assert!(!html.contains("m<&>\""));
+}
+
+#[test]
+fn long_data_is_drawn_at_pixel_resolution_and_counted_in_full() {
+    // 200,000 intervals of 1 s with one spike of 100% at one interval.
+    let n = 200_000;
+    let m = machine("long", n, |i, r| {
+        cpu(r, if i == 123_456 { 100.0 } else { 10.0 }, 0.0, 0.0)
+    });
+    let r = perfreport::build(&[m], &ReportOptions::default()).expect("report");
+    let html = r.html();
+    assert!(html.len() < 600_000, "HTML {} bytes", html.len());
+    let s = r.machines()[0].metric("cpu_user_pct").expect("stats");
+    assert_eq!((s.count, s.max), (n as u64, 100.0));
+    // The spike survives downsampling: the busy line reaches the top of the axis.
+    let cpu_svg = html.split("data-chart=\"cpu\"").nth(1).expect("cpu chart");
+    let cpu_svg = &cpu_svg[..cpu_svg.find("</svg>").expect("end of svg")];
+    assert!(cpu_svg.contains("not idle, highest sample in the column"));
+    // That line (drawn in #282828) reaches the 100% grid line at the spike.
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let i = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        Some(tag[i..i + tag[i..].find('"')?].to_owned())
+    };
+    let top_line_y = cpu_svg
+        .split("<polyline")
+        .skip(1)
+        .filter(|p| attr(p, "stroke").as_deref() == Some("#282828"))
+        .flat_map(|p| {
+            attr(p, "points")
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|xy| xy.split_once(',').and_then(|(_, y)| y.parse::<i32>().ok()))
+                .collect::<Vec<_>>()
+        })
+        .min()
+        .expect("the line's points");
+    let label_100 = cpu_svg.find(">\n100\n</text>").expect("100% tick label");
+    let tag_start = cpu_svg[..label_100].rfind("<text").expect("tick text");
+    let y100: i32 = attr(&cpu_svg[tag_start..label_100], "y")
+        .and_then(|y| y.parse().ok())
+        .expect("tick y");
+    assert_eq!(top_line_y, y100);
+}
+
+#[test]
+fn pngs_are_written_with_the_bundled_font() {
+    let mut m = machine("png", 100, |i, r| {
+        cpu(r, 40.0, 0.0, 0.0);
+        r.set(Metric::MemTotalBytes, Some(8e9));
+        r.set(Metric::MemUsedBytes, Some(2e9 + i as f64 * 1e7));
+    });
+    m.devices
+        .push(device(&m, DeviceKind::Cpu, "0", "idle_pct", |_| 60.0));
+    m.devices
+        .push(device(&m, DeviceKind::Cpu, "1", "idle_pct", |_| 60.0));
+    let r = perfreport::build(&[m], &ReportOptions::default()).expect("report");
+    let dir = tempfile::tempdir().expect("tmp");
+    let files = r.pngs(dir.path()).expect("pngs");
+    let ids = r.machines()[0].chart_ids();
+    assert_eq!(files.len(), ids.len());
+    for f in &files {
+        let bytes = std::fs::read(f).expect("png");
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", f.display());
+        // width 960 in the IHDR chunk.
+        assert_eq!(&bytes[16..20], &960u32.to_be_bytes());
+    }
+    assert!(files.iter().any(|f| f.ends_with("png-cpu-heatmap.png")));
+}
+
+#[test]
+fn json_has_every_statistic_and_the_comparison() {
+    let a = machine("a", 50, |_, r| cpu(r, 20.0, 0.0, 0.0));
+    let b = machine("b", 50, |_, r| cpu(r, 60.0, 0.0, 0.0));
+    let r = perfreport::build(&[a, b], &ReportOptions::default()).expect("report");
+    let j = r.json();
+    assert_eq!(j["schema"], perfreport::JSON_SCHEMA);
+    let stats = &j["machines"][1]["metrics"]["cpu_user_pct"];
+    for k in [
+        "count", "min", "max", "avg", "stddev", "p50", "p75", "p90", "p95", "p97_5", "p99", "p100",
+    ] {
+        assert!(stats[k].is_number(), "{k}");
+    }
+    assert_eq!(stats["p95"], 60.0);
+    let rows = j["comparison"]["rows"].as_array().expect("rows");
+    let busy = rows
+        .iter()
+        .find(|r| r["key"] == "cpu_busy_pct.p95")
+        .expect("busy row");
+    assert_eq!(busy["values"], serde_json::json!([20.0, 60.0]));
+    assert!(r.html().contains("id=\"comparison\""));
+}
