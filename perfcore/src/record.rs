@@ -356,6 +356,10 @@ pub struct RecordOptions {
     pub duration: Option<Duration>,
     /// Stop after this many samples (`None`: no limit).
     pub max_samples: Option<u64>,
+    /// Put the ticks in the middle of wall-clock seconds (when the interval is
+    /// a whole number of seconds), so that second-resolution timestamps (a
+    /// capture's) of consecutive samples always differ, whatever the jitter.
+    pub align_to_wall_seconds: bool,
 }
 
 impl RecordOptions {
@@ -365,7 +369,14 @@ impl RecordOptions {
             interval,
             duration: None,
             max_samples: None,
+            align_to_wall_seconds: true,
         }
+    }
+
+    /// Sets [`RecordOptions::align_to_wall_seconds`] (on by default).
+    pub fn align_to_wall_seconds(mut self, yes: bool) -> Self {
+        self.align_to_wall_seconds = yes;
+        self
     }
 
     /// Stops after the sample due `d` after start.
@@ -437,6 +448,8 @@ pub enum Event<'a> {
     /// The outputs were reopened (or failed to be, with the error).
     Reopened(Option<&'a Error>),
 }
+
+const NS_PER_S: u64 = 1_000_000_000;
 
 type EventHook<'h> = Box<dyn FnMut(&Event<'_>) + 'h>;
 
@@ -512,10 +525,11 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
                 message: "the interval must be longer than zero".into(),
             });
         }
-        let duration_ns = self
+        // The last tick: `--duration 10s` at 1 s is ticks 0..=10.
+        let last_tick = self
             .opts
             .duration
-            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX) / interval_ns);
         let mut stats = RecordStats::default();
         let mut first_sink_error: Option<Error> = None;
         let mut prev = RawSample::default();
@@ -525,7 +539,25 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
         let mut last_stamp: Option<(i64, u64)> = None;
         let mut clamping = false;
         let start = self.clock.monotonic_ns();
+        // Tick 0 is taken at start; tick k ≥ 1 is due at `base + k × interval`.
+        // Aligned, `base` puts the ticks half-way through wall-clock seconds: a
+        // tick can then be up to half a second late (or the wall clock drift as
+        // far) before two samples would share a whole-second timestamp.
+        let align = self.opts.align_to_wall_seconds && interval_ns.is_multiple_of(NS_PER_S);
+        let mut base = start;
+        if align {
+            // The nearest mid-second: the first interval is within half a second of
+            // the others.
+            let phase_ms = self.clock.wall_ms().rem_euclid(1000);
+            let shift_ms = (500 - phase_ms).rem_euclid(1000);
+            base = if shift_ms > 500 {
+                start.saturating_sub(u64::try_from(1000 - shift_ms).unwrap_or(0) * 1_000_000)
+            } else {
+                start + u64::try_from(shift_ms).unwrap_or(0) * 1_000_000
+            };
+        }
         let mut tick: u64 = 0;
+        let mut deadline = start;
         loop {
             if self.control.take_reopen() {
                 stats.reopens += 1;
@@ -568,6 +600,23 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
                         }
                     };
                     last_stamp = Some((cur.timestamp_ms, mono));
+                    if align && tick > 0 {
+                        // Where the tick fell on the wall clock (lateness taken out).
+                        // The two clocks drift apart (NTP slews the wall clock by up
+                        // to 500 ppm) or the wall clock steps: bring the ticks back to
+                        // mid-second when they are more than 200 ms off.
+                        let late_ms =
+                            i64::try_from(mono.saturating_sub(deadline) / 1_000_000).unwrap_or(0);
+                        let off = (wall - late_ms).rem_euclid(1000) - 500;
+                        if off.abs() > 200 {
+                            let shift = off.unsigned_abs() * 1_000_000;
+                            base = if off > 0 {
+                                base.saturating_sub(shift)
+                            } else {
+                                base.saturating_add(shift)
+                            };
+                        }
+                    }
                     let (snap, errors) = cur.parse_lenient();
                     for e in &errors {
                         stats.parse_errors += 1;
@@ -613,7 +662,7 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
             }
             // The next tick due after now; ticks already past are skipped, not bunched.
             let now = self.clock.monotonic_ns();
-            let due = (now.saturating_sub(start) / interval_ns).saturating_add(1);
+            let due = (now.saturating_sub(base) / interval_ns).saturating_add(1);
             let next = due.max(tick + 1);
             if next > tick + 1 {
                 let n = next - tick - 1;
@@ -621,11 +670,10 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
                 self.emit(Event::TicksSkipped(n));
             }
             tick = next;
-            let offset = tick.saturating_mul(interval_ns);
-            if duration_ns.is_some_and(|d| offset > d) {
+            if last_tick.is_some_and(|n| tick > n) {
                 break;
             }
-            let deadline = start.saturating_add(offset);
+            deadline = base.saturating_add(tick.saturating_mul(interval_ns));
             while !self.control.stop_requested() && self.clock.monotonic_ns() < deadline {
                 self.clock.sleep_until(deadline);
             }
@@ -1016,7 +1064,8 @@ mod tests {
     }
 
     const S: u64 = 1_000_000_000;
-    const T0: i64 = 1_767_813_000_000;
+    /// Half-way through a wall-clock second, where aligned ticks fall.
+    const T0: i64 = 1_767_813_000_500;
 
     fn fake() -> Fake {
         Fake {
@@ -1041,6 +1090,55 @@ mod tests {
         assert_eq!(mono, (0..=10).map(|k| 5 * S + k * S).collect::<Vec<_>>());
         // 10 user + 10 system + 80 idle jiffies per sample: 10% user.
         assert_eq!(sink.intervals[0], (T0 + 1000, 1.0, Some(10.0)));
+    }
+
+    #[test]
+    fn ticks_fall_half_way_through_wall_clock_seconds() {
+        // Started 300 ms into a second: the next ticks come at .500.
+        let start = T0 - 200;
+        let clock = ManualClock::new(10 * S, start);
+        let opts = RecordOptions::new(Duration::from_secs(1)).duration(Duration::from_secs(3));
+        let mut sink = Keep::default();
+        Recorder::new(fake(), clock, opts).run(&mut sink).unwrap();
+        let ts: Vec<i64> = sink.samples.iter().map(|s| s.0 - start).collect();
+        assert_eq!(ts, vec![0, 1200, 2200, 3200]);
+        // Started 800 ms into a second: the schedule moves 300 ms earlier, not 700 later.
+        let start = T0 + 300;
+        let clock = ManualClock::new(10 * S, start);
+        let opts = RecordOptions::new(Duration::from_secs(1)).duration(Duration::from_secs(3));
+        let mut sink = Keep::default();
+        Recorder::new(fake(), clock, opts).run(&mut sink).unwrap();
+        let ts: Vec<i64> = sink.samples.iter().map(|s| s.0 - start).collect();
+        assert_eq!(ts, vec![0, 700, 1700, 2700]);
+        let start = T0 - 200;
+        // Not aligned: on the start's own phase.
+        let clock = ManualClock::new(10 * S, start);
+        let opts = RecordOptions::new(Duration::from_secs(1))
+            .duration(Duration::from_secs(3))
+            .align_to_wall_seconds(false);
+        let mut sink = Keep::default();
+        Recorder::new(fake(), clock, opts).run(&mut sink).unwrap();
+        let ts: Vec<i64> = sink.samples.iter().map(|s| s.0 - start).collect();
+        assert_eq!(ts, vec![0, 1000, 2000, 3000]);
+    }
+
+    #[test]
+    fn ticks_come_back_to_mid_second_when_the_clocks_drift_apart() {
+        let mut clock = ManualClock::new(10 * S, T0);
+        // The wall clock jumps 400 ms ahead after the 2nd sample.
+        clock.wall_steps = vec![(2, 400)];
+        let opts = RecordOptions::new(Duration::from_secs(1)).max_samples(5);
+        let mut sink = Keep::default();
+        Recorder::new(fake(), clock, opts).run(&mut sink).unwrap();
+        let mono: Vec<u64> = sink
+            .samples
+            .iter()
+            .map(|s| (s.1 - 10 * S) / 1_000_000)
+            .collect();
+        let ts: Vec<i64> = sink.samples.iter().map(|s| s.0 - T0).collect();
+        // The sample at wall .900 moves the schedule 400 ms earlier: back to .500.
+        assert_eq!(mono, vec![0, 1000, 2000, 2600, 3600]);
+        assert_eq!(ts, vec![0, 1000, 2400, 3000, 4000]);
     }
 
     #[test]
