@@ -7,9 +7,13 @@ mod admin;
 mod db;
 mod export;
 mod import;
+mod config;
 mod process;
+mod record;
 mod report;
+mod ship;
 mod snapshot;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -41,6 +45,10 @@ enum Command {
     Snapshot(snapshot::Args),
     /// Turn a capture (the older collector's NDJSON) into CSV files.
     Process(process::Args),
+    /// The agent: sample this machine every interval into a file or to a server.
+    Record(Box<record::Args>),
+    /// A sar-like line per interval (cpu, mem, disk, net), or NDJSON.
+    Watch(watch::Args),
     /// Write the report: one self-contained HTML page (+ PNG charts, JSON summary).
     Report(report::Args),
     /// Load captures, our CSV and portal CSVs into the store.
@@ -63,6 +71,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Snapshot(a)) => snapshot::run(a),
         Some(Command::Process(a)) => process::run(a),
+        Some(Command::Record(a)) => record::run(*a),
+        Some(Command::Watch(a)) => watch::run(a),
         Some(Command::Report(a)) => report::run(a),
         Some(Command::Import(a)) => import::run(a),
         Some(Command::Export(a)) => export::run(a),
@@ -78,7 +88,12 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("perfan: error: {}", one_line(&e));
-            ExitCode::from(1)
+            // A bad setting (flag, environment, config file) is a usage error.
+            if e.downcast_ref::<config::UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

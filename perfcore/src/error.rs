@@ -46,6 +46,22 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A duration (`--interval`, `PCC_FREQUENCY`) is not valid.
+    #[error("duration {input:?}: {message}")]
+    Duration {
+        /// The text given.
+        input: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A spool directory is unusable (locked by another agent, bad batch file, ...).
+    #[error("spool {}: {message}", path.display())]
+    Spool {
+        /// The spool directory or batch file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// Two samples cannot form an interval (different boots, out of order, ...).
     #[error("interval: {0}")]
     Interval(String),

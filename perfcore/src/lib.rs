@@ -21,7 +21,9 @@ pub mod parse;
 pub mod process;
 pub mod rates;
 pub mod reader;
+pub mod record;
 pub mod snapshot;
+pub mod spool;
 pub mod stats;
 pub mod time;
 

@@ -1,0 +1,1008 @@
+//! The agent end to end: `perfan record` and `perfan watch` run as processes,
+//! against files, signals and an in-test HTTP receiver that can be down, fail,
+//! be slow and recover.
+//!
+//! Run: `cargo test -p perfan --test agent`
+
+// Test helpers outside `#[test]` functions panic on purpose when the world is not as expected.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn perfan() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_perfan"));
+    // Settings must come only from what each test gives.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PERFAN_") || k.starts_with("PCC_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn run(c: &mut Command) -> Output {
+    c.stdin(Stdio::null()).output().expect("perfan runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Waits (polling) until `f` holds; the deadline only guards against a hang.
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([format!("-{sig}"), child.id().to_string()])
+        .status()
+        .expect("kill runs")
+        .success();
+    assert!(ok, "kill -{sig}");
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            return st;
+        }
+        assert!(t0.elapsed() < limit, "perfan did not exit");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn capture_samples(path: &Path) -> Vec<perfcore::RawSample> {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    perfcore::capture::read_all(bytes.as_slice()).expect("capture reads strictly")
+}
+
+#[test]
+fn record_pcc_for_a_duration_is_a_readable_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cap.json");
+    let o = run(perfan()
+        .args(["record", "--interval", "1s", "--duration", "2s", "-q", "-o"])
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let samples = capture_samples(&out);
+    // A sample at start, then one per second up to the duration.
+    assert_eq!(samples.len(), 3);
+    let ts: Vec<i64> = samples.iter().map(|s| s.timestamp_s()).collect();
+    assert!(ts.windows(2).all(|w| w[1] - w[0] == 1), "{ts:?}");
+    for s in &samples {
+        assert!(s.has(perfcore::Source::Stat) && s.has(perfcore::Source::Meminfo));
+    }
+    // cpuinfo only with the first sample (then hourly).
+    assert!(samples[0].has(perfcore::Source::Cpuinfo));
+    assert!(!samples[1].has(perfcore::Source::Cpuinfo));
+    // The older tools' processing reads it.
+    let csv_dir = dir.path().join("out");
+    let o = run(perfan()
+        .args(["process", "--input"])
+        .arg(&out)
+        .arg("--output")
+        .arg(&csv_dir));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("3 samples, 2 intervals"),
+        "{}",
+        stderr(&o)
+    );
+    let stat = std::fs::read_to_string(csv_dir.join("proc/stat")).unwrap();
+    let totals = stat
+        .lines()
+        .filter(|l| l.split(',').nth(1) == Some("-1"))
+        .count();
+    assert_eq!(totals, 2, "{stat}");
+    // cpuinfo in the first sample gives the older processor its system_info.json.
+    assert!(csv_dir.join("system_info.json").exists());
+}
+
+#[test]
+fn record_csv_at_100ms_writes_one_row_per_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run.csv");
+    let o = run(perfan()
+        .args([
+            "record",
+            "--interval",
+            "100ms",
+            "--duration",
+            "1s",
+            "--machine",
+            "m-100",
+            "-o",
+        ])
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = perfcore::csv::ours::read_wide(std::fs::File::open(&out).unwrap()).unwrap();
+    // Ten intervals of 100 ms. Each is measured on the monotonic clock, so one read
+    // a little late makes its interval a little longer and the next one shorter; a
+    // tick late by more than an interval is skipped. Together they cover the run.
+    assert!((5..=10).contains(&rows.len()), "{}", rows.len());
+    let total: f64 = rows.iter().map(|r| r.row.elapsed_s).sum();
+    assert!((0.99..1.3).contains(&total), "{total}");
+    for r in &rows {
+        assert_eq!(r.machine_id, "m-100");
+        assert!(
+            r.row.elapsed_s > 0.0 && r.row.elapsed_s < 0.35,
+            "{}",
+            r.row.elapsed_s
+        );
+        let busy = 100.0 - r.row.get(perfcore::metrics::Metric::CpuIdlePct).unwrap();
+        assert!((0.0..=100.0).contains(&busy));
+        assert!(r.row.get(perfcore::metrics::Metric::MemTotalBytes).unwrap() > 0.0);
+    }
+    let ts: Vec<i64> = rows.iter().map(|r| r.row.timestamp_ms).collect();
+    assert!(ts.windows(2).all(|w| w[1] > w[0]));
+    let devices = std::fs::read_to_string(dir.path().join("run.devices.csv")).unwrap();
+    assert!(devices.starts_with("timestamp,machine_id,kind,device,metric,value\n"));
+    assert!(devices.contains(",m-100,cpu,0,user_pct,"));
+}
+
+#[test]
+fn sigterm_finishes_flushes_and_exits_0_and_sighup_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cap.json");
+    let mut child = perfan()
+        .args(["record", "--interval", "1s", "-q", "-o"])
+        .arg(&out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("two samples", Duration::from_secs(20), || {
+        capture_samples(&out).len() >= 2
+    });
+    // Log rotation: move the file away, SIGHUP, and a new file starts.
+    let rotated = dir.path().join("cap.json.1");
+    std::fs::rename(&out, &rotated).unwrap();
+    signal(&child, "HUP");
+    wait_for("the reopened file", Duration::from_secs(20), || {
+        !capture_samples(&out).is_empty()
+    });
+    signal(&child, "TERM");
+    // SIGTERM ends the sleep at once: no waiting for the next tick.
+    let st = wait_exit(&mut child, Duration::from_secs(5));
+    assert_eq!(st.code(), Some(0));
+    let old = capture_samples(&rotated);
+    let new = capture_samples(&out);
+    assert!(old.len() >= 2);
+    assert!(new[0].timestamp_s() > old.last().unwrap().timestamp_s());
+}
+
+#[test]
+fn kill_9_leaves_a_readable_file_with_every_sample_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("cap.json");
+    let csv = dir.path().join("run.csv");
+    let mut a = perfan()
+        .args(["record", "-i", "1s", "-q", "-o"])
+        .arg(&cap)
+        .spawn()
+        .unwrap();
+    let mut b = perfan()
+        .args(["record", "-i", "100ms", "-q", "-o"])
+        .arg(&csv)
+        .spawn()
+        .unwrap();
+    wait_for("samples", Duration::from_secs(20), || {
+        capture_samples(&cap).len() >= 3
+            && std::fs::read_to_string(&csv)
+                .map(|s| s.lines().count())
+                .unwrap_or(0)
+                >= 20
+    });
+    signal(&a, "KILL");
+    signal(&b, "KILL");
+    a.wait().unwrap();
+    b.wait().unwrap();
+    // Strict reading: no torn line anywhere.
+    let samples = capture_samples(&cap);
+    assert!(samples.len() >= 3);
+    let ts: Vec<i64> = samples.iter().map(|s| s.timestamp_s()).collect();
+    assert!(ts.windows(2).all(|w| w[1] > w[0]), "{ts:?}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.ends_with('\n'));
+    let rows = perfcore::csv::ours::read_wide(text.as_bytes()).unwrap();
+    assert!(rows.len() >= 19);
+}
+
+#[test]
+fn an_unwritable_output_is_one_error_line_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    // procfs takes no new files, even for root.
+    let o = run(perfan().args([
+        "record",
+        "-i",
+        "1s",
+        "-d",
+        "1s",
+        "-o",
+        "/proc/perfan-test/cap.json",
+    ]));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.starts_with("perfan: error: "), "{e}");
+    assert!(e.contains("/proc/perfan-test/cap.json"), "{e}");
+    // A read-only directory (when not root, permissions are enough to show it).
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let mut perm = std::fs::metadata(&ro).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o555);
+    std::fs::set_permissions(&ro, perm).unwrap();
+    if std::fs::write(ro.join("probe"), "x").is_err() {
+        let o = run(perfan()
+            .args(["record", "-i", "1s", "-d", "1s", "-o"])
+            .arg(ro.join("c.json")));
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn bad_settings_are_one_line_and_exit_2() {
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            vec!["record"],
+            vec![("PCC_MODE", "bogus")],
+            "PCC_MODE: unknown mode \"bogus\"",
+        ),
+        (
+            vec!["record"],
+            vec![("PCC_FREQUENCY", "5")],
+            "PCC_FREQUENCY: duration \"5\": missing unit",
+        ),
+        (
+            vec!["record"],
+            vec![("PCC_DURATION", "1d")],
+            "PCC_DURATION: duration \"1d\": unknown unit \"d\"",
+        ),
+        (
+            vec!["record", "--interval", "50ms"],
+            vec![],
+            "--interval: interval 50ms is below the shortest, 100ms",
+        ),
+        (
+            vec!["record", "-o", "x.txt", "--format", "xml"],
+            vec![],
+            "--format: unknown format \"xml\"",
+        ),
+        (
+            vec!["record", "--server", "http://127.0.0.1:9"],
+            vec![],
+            "needs an API key",
+        ),
+        (
+            vec!["watch", "--interval", "10ms"],
+            vec![],
+            "--interval: between 100ms and 24h",
+        ),
+    ];
+    for (args, env, want) in cases {
+        let o = run(perfan().args(&args).envs(env.iter().copied()));
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?} {env:?}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.contains(want), "{args:?}: {e}");
+    }
+}
+
+#[test]
+fn without_output_or_server_the_missing_store_is_said_plainly() {
+    let o = run(perfan().args(["record", "-d", "1s"]));
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("the local store is not available yet"), "{e}");
+    assert_eq!(e.lines().count(), 1);
+}
+
+#[test]
+fn config_file_and_env_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("perfan.toml");
+    let out = dir.path().join("from-file.csv");
+    std::fs::write(
+        &cfg,
+        format!(
+            "interval = \"5s\"\nduration = \"2s\"\noutput = {:?}\nmachine = \"file-id\"\n",
+            out
+        ),
+    )
+    .unwrap();
+    // The environment's interval beats the file's.
+    let o = run(perfan()
+        .args(["record", "-q", "--config"])
+        .arg(&cfg)
+        .env("PERFAN_INTERVAL", "500ms"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = perfcore::csv::ours::read_wide(std::fs::File::open(&out).unwrap()).unwrap();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0].machine_id, "file-id");
+    // PCC_MODE=local writes PCC_COLLECTION, at PCC_FREQUENCY for PCC_DURATION.
+    let cap = dir.path().join("pcc.json");
+    let o = run(perfan()
+        .args(["record", "-q"])
+        .env("PCC_MODE", "local")
+        .env("PCC_COLLECTION", &cap)
+        .env("PCC_FREQUENCY", "1s")
+        .env("PCC_DURATION", "1s"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(capture_samples(&cap).len(), 2);
+}
+
+#[test]
+fn proc_root_and_rootfs_read_another_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let proc = dir.path().join("proc");
+    std::fs::create_dir_all(proc.join("sys/kernel")).unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(
+        proc.join("stat"),
+        "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 100 0 100 800 0 0 0 0 0 0\nbtime 1700000000\n",
+    )
+    .unwrap();
+    std::fs::write(
+        proc.join("meminfo"),
+        "MemTotal: 2048 kB\nMemFree: 1024 kB\nBuffers: 0 kB\nCached: 512 kB\nSlab: 0 kB\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("etc/machine-id"), "0123456789abcdef\n").unwrap();
+    let out = dir.path().join("host.csv");
+    let o = run(perfan()
+        .args(["record", "-i", "1s", "-d", "2s", "-q", "--proc-root"])
+        .arg(&proc)
+        .arg("--rootfs")
+        .arg(dir.path())
+        .arg("-o")
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = perfcore::csv::ours::read_wide(std::fs::File::open(&out).unwrap()).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].machine_id, "0123456789abcdef");
+    assert_eq!(
+        rows[0].row.get(perfcore::metrics::Metric::MemTotalBytes),
+        Some(2048.0 * 1024.0)
+    );
+}
+
+#[test]
+fn watch_prints_sar_columns_and_json() {
+    let o = run(perfan().args(["watch", "-i", "100ms", "-n", "3", "cpu"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("Linux "), "{text}");
+    assert!(lines[2].ends_with("CPU     %user     %nice   %system   %iowait    %steal     %idle"));
+    let data: Vec<&&str> = lines.iter().filter(|l| l.contains("     all ")).collect();
+    // Three intervals and the average.
+    assert_eq!(data.len(), 4, "{text}");
+    assert!(data[3].starts_with("Average:"));
+    let o = run(perfan().args(["watch", "-i", "100ms", "-n", "2", "--format", "json", "all"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut sections = BTreeSet::new();
+    for l in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let s = v["section"].as_str().unwrap().to_owned();
+        match s.as_str() {
+            "cpu" => {
+                let sum: f64 = ["%user", "%nice", "%system", "%iowait", "%steal", "%idle"]
+                    .iter()
+                    .map(|k| v[*k].as_f64().unwrap())
+                    .sum();
+                assert!(sum <= 100.05, "{l}");
+            }
+            "mem" => assert!(v["kbmemfree"].as_u64().unwrap() > 0),
+            "net" => assert!(v["IFACE"].is_string() && v["%ifutil"].is_number()),
+            "disk" => assert!(v["DEV"].is_string() && v["areq-sz"].is_number()),
+            other => panic!("section {other}"),
+        }
+        sections.insert(s);
+    }
+    assert!(sections.contains("cpu") && sections.contains("mem") && sections.contains("net"));
+}
+
+// ---------------------------------------------------------------------------
+// The in-test server.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Ok,
+    Fail500,
+    Slow,
+    Reject400,
+}
+
+#[derive(Debug, Default)]
+struct Received {
+    /// Per upload, the capture timestamps in it.
+    uploads: Vec<Vec<i64>>,
+    /// Trickle bodies.
+    trickles: Vec<serde_json::Value>,
+    /// Requests that did not carry the right key or machine id.
+    bad: Vec<String>,
+    requests: u64,
+}
+
+struct Receiver {
+    port: u16,
+    mode: Arc<AtomicU32>,
+    got: Arc<Mutex<Received>>,
+    /// Bound but not listening while the server is "down": connections are
+    /// refused, and the port stays ours.
+    socket: Mutex<Option<socket2::Socket>>,
+}
+
+impl Receiver {
+    /// A receiver on a free port, not listening yet ("server down").
+    fn new() -> Receiver {
+        use socket2::{Domain, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        let addr: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        s.bind(&addr.into()).unwrap();
+        let port = s.local_addr().unwrap().as_socket().unwrap().port();
+        Receiver {
+            port,
+            mode: Arc::new(AtomicU32::new(0)),
+            got: Arc::default(),
+            socket: Mutex::new(Some(s)),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn set(&self, m: Mode) {
+        self.mode.store(m as u32, Ordering::SeqCst);
+    }
+
+    /// Starts listening (the server comes up).
+    fn up(&self) {
+        let s = self.socket.lock().unwrap().take().expect("up once");
+        s.listen(128).unwrap();
+        let l: TcpListener = s.into();
+        let mode = Arc::clone(&self.mode);
+        let got = Arc::clone(&self.got);
+        thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(conn) = conn else { break };
+                let mode = Arc::clone(&mode);
+                let got = Arc::clone(&got);
+                thread::spawn(move || handle(conn, &mode, &got));
+            }
+        });
+    }
+
+    fn got(&self) -> std::sync::MutexGuard<'_, Received> {
+        self.got.lock().unwrap()
+    }
+}
+
+fn mode_of(v: u32) -> Mode {
+    [Mode::Ok, Mode::Fail500, Mode::Slow, Mode::Reject400][v as usize]
+}
+
+fn handle(mut conn: TcpStream, mode: &AtomicU32, got: &Mutex<Received>) {
+    conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut r = BufReader::new(conn.try_clone().unwrap());
+    let mut request_line = String::new();
+    if r.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        let (k, v) = h.trim_end().split_once(':').unwrap_or(("", ""));
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    let header = |k: &str| headers.iter().find(|h| h.0 == k).map(|h| h.1.clone());
+    let len: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    if r.read_exact(&mut body).is_err() {
+        return;
+    }
+    got.lock().unwrap().requests += 1;
+    let m = mode_of(mode.load(Ordering::SeqCst));
+    let reply = |conn: &mut TcpStream, status: &str, body: &str| {
+        let _ = write!(
+            conn,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    };
+    match m {
+        Mode::Fail500 => {
+            return reply(
+                &mut conn,
+                "500 Internal Server Error",
+                "{\"status\":\"error\"}",
+            );
+        }
+        Mode::Reject400 => {
+            // Refuse one batch, then accept again.
+            mode.store(Mode::Ok as u32, Ordering::SeqCst);
+            return reply(
+                &mut conn,
+                "400 Bad Request",
+                "{\"status\":\"error\",\"error\":\"bad capture\"}",
+            );
+        }
+        Mode::Slow | Mode::Ok => {}
+    }
+    if request_line.starts_with("POST /v1/trickle ") {
+        if header("apikey").as_deref() != Some("secret-key") {
+            got.lock()
+                .unwrap()
+                .bad
+                .push(format!("apikey {:?}", header("apikey")));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        got.lock().unwrap().trickles.push(v);
+        return reply(&mut conn, "200 OK", "{\"error\":null}");
+    }
+    assert!(
+        request_line.starts_with("POST /api/v1/performance/upload "),
+        "{request_line}"
+    );
+    if header("authorization").as_deref() != Some("Bearer secret-key") {
+        got.lock()
+            .unwrap()
+            .bad
+            .push(format!("auth {:?}", header("authorization")));
+    }
+    let ct = header("content-type").unwrap_or_default();
+    let boundary = ct.split("boundary=").nth(1).unwrap().to_owned();
+    let (machine, file) = parse_multipart(&body, &boundary);
+    if machine != "agent-test" {
+        got.lock().unwrap().bad.push(format!("machine {machine}"));
+    }
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(file.as_slice())
+        .read_to_end(&mut text)
+        .unwrap();
+    let samples = perfcore::capture::read_all(text.as_slice()).unwrap();
+    let ts: Vec<i64> = samples.iter().map(|s| s.timestamp_s()).collect();
+    let n = ts.len();
+    got.lock().unwrap().uploads.push(ts);
+    if m == Mode::Slow {
+        // Stored, but the answer comes after the agent's timeout: it will send the
+        // batch again, and the dedupe by timestamp must make that harmless.
+        thread::sleep(Duration::from_millis(2500));
+    }
+    reply(
+        &mut conn,
+        "200 OK",
+        &format!(
+            "{{\"status\":\"success\",\"records_processed\":{n},\"machine_id\":\"agent-test\"}}"
+        ),
+    );
+}
+
+fn parse_multipart(body: &[u8], boundary: &str) -> (String, Vec<u8>) {
+    let delim = format!("--{boundary}");
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(i) = find(rest, delim.as_bytes()) {
+        rest = &rest[i + delim.len()..];
+        if rest.starts_with(b"--") {
+            break;
+        }
+        let end = find(rest, delim.as_bytes()).unwrap();
+        parts.push(&rest[..end]);
+    }
+    let (mut machine, mut file) = (String::new(), Vec::new());
+    for p in parts {
+        let p = p.strip_prefix(b"\r\n").unwrap();
+        let sep = find(p, b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&p[..sep]).into_owned();
+        let content = &p[sep + 4..p.len() - 2];
+        if head.contains("name=\"machine_id\"") {
+            machine = String::from_utf8_lossy(content).into_owned();
+        } else if head.contains("name=\"file\"") {
+            assert!(head.contains("Content-Type: application/gzip"), "{head}");
+            file = content.to_vec();
+        }
+    }
+    (machine, file)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn ship(rx: &Receiver, spool: &Path, cap: &Path, extra: &[&str]) -> Child {
+    let batch = if extra.contains(&"--batch") {
+        &[][..]
+    } else {
+        &["--batch", "2s"][..]
+    };
+    perfan()
+        .args([
+            "record",
+            "-i",
+            "1s",
+            "--timeout",
+            "1s",
+            "--retry-max",
+            "300ms",
+            "-q",
+        ])
+        .args(batch)
+        .args([
+            "--machine",
+            "agent-test",
+            "--api-key",
+            "secret-key",
+            "--server",
+        ])
+        .arg(rx.url())
+        .arg("--spool-dir")
+        .arg(spool)
+        .arg("-o")
+        .arg(cap)
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Every sample of the local capture arrived once after dedupe, and in order.
+fn assert_all_arrived_in_order(rx: &Receiver, cap: &Path) {
+    let local: Vec<i64> = capture_samples(cap)
+        .iter()
+        .map(|s| s.timestamp_s())
+        .collect();
+    let got = rx.got();
+    assert!(got.bad.is_empty(), "{:?}", got.bad);
+    let mut seen = BTreeSet::new();
+    let mut order = Vec::new();
+    for u in &got.uploads {
+        assert!(
+            u.windows(2).all(|w| w[1] > w[0]),
+            "batch not in order: {u:?}"
+        );
+        for t in u {
+            if seen.insert(*t) {
+                order.push(*t);
+            }
+        }
+    }
+    assert!(
+        order.windows(2).all(|w| w[1] > w[0]),
+        "batches out of order: {:?}",
+        got.uploads
+    );
+    assert_eq!(order, local, "uploads: {:?}", got.uploads);
+    // Each batch after the first starts with the last sample of the one before
+    // (resends of a batch whose answer was lost are left out first).
+    let mut distinct: Vec<&Vec<i64>> = Vec::new();
+    for u in &got.uploads {
+        if !distinct.contains(&u) {
+            distinct.push(u);
+        }
+    }
+    for w in distinct.windows(2) {
+        assert_eq!(w[0].last(), w[1].first(), "{:?}", got.uploads);
+    }
+}
+
+fn stop(child: &mut Child) -> String {
+    signal(child, "TERM");
+    let st = wait_exit(child, Duration::from_secs(20));
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut err).ok();
+    }
+    assert_eq!(st.code(), Some(0), "{err}");
+    err
+}
+
+#[test]
+fn shipping_survives_down_500_and_slow_server_and_delivers_everything_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, cap) = (dir.path().join("spool"), dir.path().join("local.json"));
+    let rx = Receiver::new();
+    // Down at start.
+    let mut child = ship(&rx, &spool, &cap, &[]);
+    wait_for("spooled batches", Duration::from_secs(30), || {
+        std::fs::read_dir(spool.join("batches"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            >= 2
+    });
+    // Up, but failing with 500s.
+    rx.set(Mode::Fail500);
+    rx.up();
+    wait_for("500s", Duration::from_secs(30), || rx.got().requests >= 2);
+    // Slow: past the agent's 1 s timeout.
+    rx.set(Mode::Slow);
+    wait_for("slow requests", Duration::from_secs(30), || {
+        rx.got().requests >= 4
+    });
+    // Back to normal: everything spooled goes out, in order.
+    rx.set(Mode::Ok);
+    wait_for("the spool to drain", Duration::from_secs(60), || {
+        !rx.got().uploads.is_empty()
+            && std::fs::read_dir(spool.join("batches"))
+                .map(|d| d.count())
+                .unwrap_or(1)
+                == 0
+            && capture_samples(&cap).len() >= 12
+    });
+    let err = stop(&mut child);
+    assert!(err.contains("server not reachable"), "{err}");
+    assert!(err.contains("server reachable again"), "{err}");
+    assert_all_arrived_in_order(&rx, &cap);
+    assert_eq!(std::fs::read_dir(spool.join("batches")).unwrap().count(), 0);
+}
+
+#[test]
+fn a_full_spool_drops_the_oldest_with_a_warning_and_the_rest_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, cap) = (dir.path().join("spool"), dir.path().join("local.json"));
+    let rx = Receiver::new();
+    let mut child = ship(
+        &rx,
+        &spool,
+        &cap,
+        &["--spool-max", "64KiB", "--batch", "1s"],
+    );
+    let spool_bytes = || -> u64 {
+        std::fs::read_dir(spool.join("batches"))
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    // Wait until batches have been dropped: the first sample's batch is gone.
+    let first = || capture_samples(&cap).first().map(|s| s.timestamp_s());
+    wait_for("the spool to overflow", Duration::from_secs(90), || {
+        let f = first();
+        let oldest = std::fs::read_dir(spool.join("batches"))
+            .ok()
+            .and_then(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "batch"))
+                    .min()
+            })
+            .and_then(|p| perfcore::spool::read_batch_file(&p).ok())
+            .map(|(m, _)| m.first_ts);
+        f.is_some() && oldest.is_some() && oldest > f
+    });
+    assert!(spool_bytes() <= 64 << 10);
+    rx.up();
+    wait_for("the spool to drain", Duration::from_secs(60), || {
+        spool_bytes() == 0 && !rx.got().uploads.is_empty()
+    });
+    let err = stop(&mut child);
+    assert!(
+        err.contains("spool over its bound: dropped the oldest"),
+        "{err}"
+    );
+    let got = rx.got();
+    let first_received = got.uploads.iter().filter_map(|u| u.first()).min().copied();
+    assert!(first_received > first(), "the oldest were dropped");
+    // What was not dropped arrived, and the newest samples are all there.
+    let last_local = capture_samples(&cap).last().unwrap().timestamp_s();
+    assert!(got.uploads.iter().flatten().any(|t| *t == last_local));
+}
+
+#[test]
+fn a_refused_batch_is_quarantined_and_later_ones_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, cap) = (dir.path().join("spool"), dir.path().join("local.json"));
+    let rx = Receiver::new();
+    rx.set(Mode::Reject400);
+    rx.up();
+    let mut child = ship(&rx, &spool, &cap, &[]);
+    wait_for("a delivered batch", Duration::from_secs(30), || {
+        !rx.got().uploads.is_empty()
+    });
+    let err = stop(&mut child);
+    assert!(
+        err.contains("server refused a batch for good (HTTP 400"),
+        "{err}"
+    );
+    let q: Vec<PathBuf> = std::fs::read_dir(spool.join("quarantine"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        q.iter()
+            .any(|p| p.extension().is_some_and(|x| x == "batch"))
+    );
+    assert!(
+        q.iter()
+            .any(|p| p.extension().is_some_and(|x| x == "reason"))
+    );
+}
+
+#[test]
+fn spooled_batches_are_sent_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, cap) = (dir.path().join("spool"), dir.path().join("local.json"));
+    let rx = Receiver::new();
+    // First run: server down the whole time.
+    let mut child = ship(&rx, &spool, &cap, &["--duration", "3s"]);
+    let st = wait_exit(&mut child, Duration::from_secs(30));
+    assert_eq!(st.code(), Some(0));
+    let left = std::fs::read_dir(spool.join("batches")).unwrap().count();
+    assert!(left >= 2, "{left}");
+    // Second run, server up: the old batches go first.
+    rx.up();
+    let mut child = ship(&rx, &spool, &cap, &[]);
+    wait_for("delivery", Duration::from_secs(30), || {
+        rx.got().uploads.len() > left
+    });
+    stop(&mut child);
+    let got = rx.got();
+    let firsts: Vec<i64> = got
+        .uploads
+        .iter()
+        .filter_map(|u| u.first().copied())
+        .collect();
+    assert!(firsts.windows(2).all(|w| w[1] >= w[0]), "{firsts:?}");
+    let local: BTreeSet<i64> = capture_samples(&cap)
+        .iter()
+        .map(|s| s.timestamp_s())
+        .collect();
+    let sent: BTreeSet<i64> = got.uploads.iter().flatten().copied().collect();
+    assert_eq!(sent, local);
+}
+
+#[test]
+fn pcc_trickle_mode_posts_every_tick() {
+    let rx = Receiver::new();
+    rx.up();
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(perfan()
+        .args(["record", "-q"])
+        .env("PCC_MODE", "trickle")
+        .env("PCC_SERVER_URL", rx.url())
+        .env("PCC_APIKEY", "secret-key")
+        .env("PCC_IDENTIFIER", "old-agent")
+        .env("PCC_FREQUENCY", "1s")
+        .env("PCC_DURATION", "2s")
+        .env("PERFAN_SPOOL_DIR", dir.path()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = rx.got();
+    assert!(got.bad.is_empty(), "{:?}", got.bad);
+    assert_eq!(got.trickles.len(), 3);
+    for t in &got.trickles {
+        assert_eq!(t["identifier"], "old-agent");
+        let m = t["measurements"].as_array().unwrap();
+        let subsystems: Vec<&str> = m.iter().map(|r| r["subsystem"].as_str().unwrap()).collect();
+        assert!(subsystems.contains(&"/proc/stat") && subsystems.contains(&"/proc/meminfo"));
+        // All records of one tick share one timestamp.
+        assert!(m.iter().all(|r| r["timestamp"] == m[0]["timestamp"]));
+    }
+}
+
+#[test]
+fn watch_stops_when_its_reader_goes_away() {
+    // `perfan watch | head -4`: once head is gone, watch ends (exit 0) instead of
+    // sampling into a closed pipe forever.
+    let mut child = perfan()
+        .args(["watch", "-i", "100ms"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("Linux "), "{first}");
+    drop(out);
+    let st = wait_exit(&mut child, Duration::from_secs(5));
+    assert_eq!(st.code(), Some(0));
+}
+
+#[test]
+fn trickle_ticks_wait_in_the_spool_while_the_server_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, cap) = (dir.path().join("spool"), dir.path().join("local.json"));
+    let rx = Receiver::new();
+    let mut child = perfan()
+        .args(["record", "-q", "--retry-max", "200ms", "-o"])
+        .arg(&cap)
+        .env("PCC_MODE", "trickle")
+        .env("PCC_SERVER_URL", rx.url())
+        .env("PCC_APIKEY", "secret-key")
+        .env("PCC_IDENTIFIER", "old-agent")
+        .env("PCC_FREQUENCY", "1s")
+        .env("PERFAN_SPOOL_DIR", &spool)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Down: the ticks that fail go to disk.
+    wait_for("spooled ticks", Duration::from_secs(30), || {
+        std::fs::read_dir(spool.join("batches"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            >= 2
+    });
+    rx.up();
+    wait_for("the spool to drain", Duration::from_secs(30), || {
+        rx.got().trickles.len() >= 4
+            && std::fs::read_dir(spool.join("batches"))
+                .map(|d| d.count())
+                .unwrap_or(1)
+                == 0
+    });
+    stop(&mut child);
+    let local: Vec<i64> = capture_samples(&cap)
+        .iter()
+        .map(|s| s.timestamp_s())
+        .collect();
+    let got = rx.got();
+    let sent: Vec<i64> = got
+        .trickles
+        .iter()
+        .map(|t| t["measurements"][0]["timestamp"].as_i64().unwrap())
+        .collect();
+    // Every tick once, in order.
+    assert_eq!(sent, local);
+}
+
+#[test]
+fn status_line_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // Not a terminal: nothing on stderr.
+    let out = dir.path().join("a.csv");
+    let o = run(perfan()
+        .args(["record", "-i", "200ms", "-d", "600ms", "-o"])
+        .arg(&out));
+    assert!(o.status.success());
+    assert_eq!(stderr(&o), "");
+    // On a terminal (script(1) gives it one): the live line, then a summary.
+    let out = dir.path().join("b.csv");
+    let cmd = format!(
+        "{} record -i 1s -d 1s -o {}",
+        env!("CARGO_BIN_EXE_perfan"),
+        out.display()
+    );
+    let o = run(Command::new("script").args(["-qec", &cmd, "/dev/null"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("\r\x1b[2Kperfan record: 1 sample → "),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\r\x1b[2Kperfan record: 2 samples · CPU "),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("perfan: 2 samples, 1 interval → "),
+        "{text:?}"
+    );
+    // --quiet: silent on a terminal too.
+    let cmd = format!("{cmd} --quiet");
+    let o = run(Command::new("script").args(["-qec", &cmd, "/dev/null"]));
+    assert!(o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("perfan"));
+}
