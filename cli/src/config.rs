@@ -41,6 +41,8 @@ pub struct FileConfig {
     pub output: Option<PathBuf>,
     pub format: Option<String>,
     pub db: Option<String>,
+    pub tenant: Option<String>,
+    pub commit_every: Option<String>,
     pub machine: Option<String>,
     pub server: Option<String>,
     pub api_key: Option<String>,
@@ -129,6 +131,8 @@ pub struct RecordSettings {
     pub duration: Option<Duration>,
     pub output: Option<(PathBuf, OutputFormat)>,
     pub db: Option<String>,
+    pub tenant: String,
+    pub commit_every: Duration,
     pub machine: Option<String>,
     pub server: Option<ServerSettings>,
     pub proc_root: PathBuf,
@@ -145,6 +149,8 @@ pub struct Flags {
     pub output: Option<PathBuf>,
     pub format: Option<String>,
     pub db: Option<String>,
+    pub tenant: Option<String>,
+    pub commit_every: Option<String>,
     pub machine: Option<String>,
     pub server: Option<String>,
     pub api_key: Option<String>,
@@ -527,6 +533,21 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
         (file.db.clone(), file_from("db")),
     ])
     .map(|v| v.v);
+    let tenant = pick(&[
+        (flags.tenant.clone(), flag("tenant")),
+        (e("PERFAN_TENANT"), envn("PERFAN_TENANT")),
+        (file.tenant.clone(), file_from("tenant")),
+    ])
+    .map(|v| v.v)
+    .unwrap_or_else(|| "default".to_owned());
+    let commit_every = match pick(&[
+        (flags.commit_every.clone(), flag("commit-every")),
+        (e("PERFAN_COMMIT_EVERY"), envn("PERFAN_COMMIT_EVERY")),
+        (file.commit_every.clone(), file_from("commit-every")),
+    ]) {
+        Some(v) => parse_duration(&v.v, &v.from)?,
+        None => Duration::from_secs(10),
+    };
     let proc_root = pick(&[
         (flags.proc_root.clone(), flag("proc-root")),
         (
@@ -558,6 +579,8 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
         duration,
         output,
         db,
+        tenant,
+        commit_every,
         machine: machine.map(|m| m.v.trim().to_owned()),
         server,
         proc_root,

@@ -4,15 +4,16 @@
 //! line on stderr. Exit codes: 0 success, 1 failure, 2 usage error.
 
 mod admin;
+mod config;
 mod db;
 mod export;
 mod import;
-mod config;
 mod process;
 mod record;
 mod report;
 mod ship;
 mod snapshot;
+mod store_sink;
 mod watch;
 
 use std::process::ExitCode;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use perfcore::capture::Sources;
 use perfcore::reader::ReaderConfig;
 use perfcore::record::{
@@ -45,9 +45,18 @@ pub struct Args {
     /// file name (.csv is csv, anything else pcc).
     #[arg(long, short, value_name = "FORMAT")]
     format: Option<String>,
-    /// The local store (SQLite path or postgres:// URL) — the default destination.
+    /// The local store (SQLite path or postgres:// URL) — the default
+    /// destination (default: $PERFAN_DB, else
+    /// ~/.local/share/perfanalysis/perfanalysis.db).
     #[arg(long, value_name = "URL")]
     db: Option<String>,
+    /// Tenant in the store (default: `default`).
+    #[arg(long, value_name = "NAME")]
+    tenant: Option<String>,
+    /// Commit to the store every this long (default 10s; one transaction each;
+    /// a kill -9 loses at most the uncommitted part).
+    #[arg(long, value_name = "DURATION")]
+    commit_every: Option<String>,
     /// Machine id (default: /etc/machine-id, else the host name).
     #[arg(long, short, value_name = "ID")]
     machine: Option<String>,
@@ -101,6 +110,8 @@ impl Args {
             output: self.output.clone(),
             format: self.format.clone(),
             db: self.db.clone(),
+            tenant: self.tenant.clone(),
+            commit_every: self.commit_every.clone(),
             machine: self.machine.clone(),
             server: self.server.clone(),
             api_key: self.api_key.clone(),
@@ -270,14 +281,25 @@ fn build_sinks(
         sinks.push(Box::new(ShipSink::new(spool, format, transport, drain)?));
         targets.push(srv.url.clone());
     }
-    if sinks.is_empty() {
-        bail!(
-            "the local store is not available yet (perfstore is issue 3){}; record to a file with \
-             --output FILE [--format pcc|csv|portal] or ship with --server URL --api-key KEY",
-            s.db.as_deref()
-                .map(|d| format!(", so --db {d} cannot be used"))
-                .unwrap_or_default()
-        );
+    // The store is the default destination, and an extra one when --db is given.
+    if sinks.is_empty() || s.db.is_some() {
+        let url = perfstore::resolve_url(s.db.as_deref())?;
+        if let Some(path) = url.strip_prefix("sqlite://")
+            && let Some(dir) = std::path::Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let sink = crate::store_sink::StoreSink::open(
+            &url,
+            &s.tenant,
+            machine_id,
+            config::hostname(&s.proc_root),
+            s.interval,
+            s.commit_every,
+        )?;
+        sinks.push(Box::new(sink));
+        targets.push(perfstore::redact_url(&url));
     }
     Ok((Tee(sinks), spool_handle, targets.join(" + ")))
 }

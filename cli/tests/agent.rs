@@ -303,13 +303,96 @@ fn bad_settings_are_one_line_and_exit_2() {
     }
 }
 
+/// The wide rows a store holds for a machine, read back with `perfan export`.
+fn exported(db: &Path, machine: &str) -> Vec<perfcore::csv::ours::WideRecord> {
+    let o = run(perfan()
+        .args(["export", "--format", "csv", "--machine", machine, "--db"])
+        .arg(db));
+    assert!(o.status.success(), "{}", stderr(&o));
+    perfcore::csv::ours::read_wide(o.stdout.as_slice()).unwrap()
+}
+
 #[test]
-fn without_output_or_server_the_missing_store_is_said_plainly() {
-    let o = run(perfan().args(["record", "-d", "1s"]));
-    assert_eq!(o.status.code(), Some(1));
-    let e = stderr(&o);
-    assert!(e.contains("the local store is not available yet"), "{e}");
-    assert_eq!(e.lines().count(), 1);
+fn record_goes_to_the_store_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    // No --output, no --server, no --db: the default database under XDG_DATA_HOME.
+    let o = run(perfan()
+        .args([
+            "record",
+            "-i",
+            "200ms",
+            "-d",
+            "1s",
+            "-q",
+            "--machine",
+            "m-store",
+        ])
+        .env("XDG_DATA_HOME", dir.path()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let db = dir.path().join("perfanalysis/perfanalysis.db");
+    assert!(db.exists());
+    let rows = exported(&db, "m-store");
+    assert!((3..=5).contains(&rows.len()), "{}", rows.len());
+    let ts: Vec<i64> = rows.iter().map(|r| r.row.timestamp_ms).collect();
+    assert!(ts.windows(2).all(|w| w[1] > w[0]));
+    let total: f64 = rows.iter().map(|r| r.row.elapsed_s).sum();
+    assert!((0.99..1.3).contains(&total), "{total}");
+    assert!(
+        rows[0]
+            .row
+            .get(perfcore::metrics::Metric::MemTotalBytes)
+            .unwrap()
+            > 0.0
+    );
+    // A second run adds to it.
+    let o = run(perfan()
+        .args([
+            "record",
+            "-i",
+            "200ms",
+            "-d",
+            "400ms",
+            "-q",
+            "--machine",
+            "m-store",
+            "--db",
+        ])
+        .arg(&db));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(exported(&db, "m-store").len(), rows.len() + 2);
+}
+
+#[test]
+fn kill_9_leaves_every_committed_row_in_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("perf.db");
+    // Commits every 500 ms (5 intervals).
+    let mut child = perfan()
+        .args([
+            "record",
+            "-i",
+            "100ms",
+            "--commit-every",
+            "500ms",
+            "-q",
+            "-m",
+            "k9",
+            "--db",
+        ])
+        .arg(&db)
+        .spawn()
+        .unwrap();
+    wait_for("committed rows", Duration::from_secs(30), || {
+        db.exists() && exported(&db, "k9").len() >= 20
+    });
+    signal(&child, "KILL");
+    child.wait().unwrap();
+    let rows = exported(&db, "k9");
+    // Whole commits only: a multiple of 5 intervals, at least the 20 seen before the kill.
+    assert!(rows.len() >= 20);
+    assert_eq!(rows.len() % 5, 0, "{}", rows.len());
+    let ts: Vec<i64> = rows.iter().map(|r| r.row.timestamp_ms).collect();
+    assert!(ts.windows(2).all(|w| w[1] > w[0]));
 }
 
 #[test]
