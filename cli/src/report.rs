@@ -38,13 +38,14 @@ pub struct Args {
     /// Only intervals at or before this time (RFC 3339 or unix seconds).
     #[arg(long, value_name = "TIME")]
     to: Option<String>,
-    /// Read from the store (SQLite path or postgres:// URL) instead of files. Needs
-    /// the store (perfstore, issue 3), which is not built yet: today this says so and stops.
-    #[arg(long, value_name = "URL", conflicts_with = "input")]
+    /// Read from the store (SQLite path, `sqlite://PATH` or `postgres://` URL) instead
+    /// of files. This is the default when no --input is given: $PERFAN_DB, else the
+    /// embedded store in the user's data directory.
+    #[arg(long, value_name = "URL", env = perfstore::DB_ENV, hide_env_values = true)]
     db: Option<String>,
-    /// Tenant of the machines in the store (with --db).
-    #[arg(long, value_name = "TENANT", requires = "db")]
-    tenant: Option<String>,
+    /// Tenant of the machines in the store.
+    #[arg(long, value_name = "TENANT", env = "PERFAN_TENANT", default_value = perfstore::DEFAULT_TENANT)]
+    tenant: String,
     /// Title of the page.
     #[arg(long)]
     title: Option<String>,
@@ -67,17 +68,9 @@ pub fn run(args: Args) -> Result<()> {
         .map(perfcore::time::parse_time_ms)
         .transpose()
         .context("--to")?;
-    let mut machines = if let Some(db) = &args.db {
-        // The store (perfstore, issue 3) is not built yet: this is where its
-        // query for (tenant, machines, from, to) will produce MachineSeries.
-        bail!(
-            "reading from the store ({db}) needs perfstore (issue 3), which is not built yet; \
-             use --input with a capture or CSV files"
-        );
+    let mut machines = if args.input.is_empty() {
+        from_store(&args, from, to)?
     } else {
-        if args.input.is_empty() {
-            bail!("nothing to report on: give --input FILE_OR_DIR (or --db once the store exists)");
-        }
         if !args.machine.is_empty() && args.machine.len() != args.input.len() {
             bail!(
                 "--machine given {} times for {} --input: give one id per input, in order",
@@ -161,6 +154,86 @@ pub fn run(args: Args) -> Result<()> {
 
 /// A machine id per input: the file name without extension, or the directory
 /// name; names alike (`pcc_collection` in two folders) get their folder's name.
+/// Reads the machines' series from the store: the `--machine` ids given, else
+/// every machine of the tenant with data in the range.
+fn from_store(args: &Args, from: Option<i64>, to: Option<i64>) -> Result<Vec<MachineSeries>> {
+    use std::collections::HashMap;
+
+    let rt = crate::db::runtime()?;
+    rt.block_on(async {
+        let db = crate::db::DbArgs {
+            db: args.db.clone(),
+        };
+        let store = crate::db::open(&db).await?;
+        let tenant = crate::db::tenant(&store, &args.tenant).await?;
+        let all = store.list_machines(tenant.id).await?;
+        let chosen: Vec<_> = if args.machine.is_empty() {
+            all
+        } else {
+            let mut v = Vec::new();
+            for id in &args.machine {
+                match all.iter().find(|m| &m.machine_key == id) {
+                    Some(m) => v.push(m.clone()),
+                    None => bail!(
+                        "no machine {id:?} in tenant {:?} (perfan admin machine list shows them)",
+                        args.tenant
+                    ),
+                }
+            }
+            v
+        };
+        let (lo, hi) = (
+            from.unwrap_or(i64::MIN),
+            to.map(|t| t.saturating_add(1)).unwrap_or(i64::MAX),
+        );
+        let mut out = Vec::new();
+        for m in chosen {
+            let rows = store.rows(tenant.id, m.id, lo, hi).await?;
+            if rows.is_empty() {
+                continue;
+            }
+            let mut series = MachineSeries::new(m.machine_key.clone());
+            series.facts = m.facts.clone();
+            if series.facts.hostname.is_none() {
+                series.facts.hostname = m.hostname.clone();
+            }
+            series.rows = rows;
+            // Group the long device values into one series per (kind, device, metric).
+            let mut index: HashMap<(perfcore::metrics::DeviceKind, String, String), usize> =
+                HashMap::new();
+            for d in store.devices(tenant.id, m.id, lo, hi).await? {
+                let key = (d.kind, d.device, d.metric);
+                let i = match index.get(&key) {
+                    Some(&i) => i,
+                    None => {
+                        let (kind, device, metric) = key.clone();
+                        series
+                            .devices
+                            .push(perfreport::DeviceSeries::new(kind, device, metric));
+                        index.insert(key, series.devices.len() - 1);
+                        series.devices.len() - 1
+                    }
+                };
+                series.devices[i].push(d.timestamp_ms, d.value);
+            }
+            out.push(series);
+        }
+        if out.is_empty() {
+            bail!(
+                "no data in the store for tenant {:?}{} (record some with `perfan record`, \
+                 or give --input FILE_OR_DIR)",
+                args.tenant,
+                if args.machine.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and machine(s) {}", args.machine.join(", "))
+                }
+            );
+        }
+        Ok(out)
+    })
+}
+
 fn default_ids(inputs: &[String]) -> Vec<String> {
     let stem = |s: &str| -> String {
         let p = Path::new(s);

@@ -187,6 +187,7 @@ both!(
     tenants_and_users,
     bad_csv_row_is_named_and_nothing_is_stored,
     wide_csv_import_uses_its_machine_ids,
+    report_from_the_store_equals_report_from_the_capture,
 );
 
 fn import_capture_then_resend_stores_nothing_twice(db: &Db) {
@@ -487,4 +488,65 @@ fn default_database_is_created_under_xdg_data_home() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(home.path().join("perfanalysis/perfanalysis.db").exists());
+}
+
+/// `perfan report --db` reads what `import` stored: the same statistics as a
+/// report made from the capture itself.
+fn report_from_the_store_equals_report_from_the_capture(db: &Db) {
+    let cap = capture();
+    db.ok(&["import", "--machine", "vm01", cap.to_str().unwrap()]);
+    let dir = db.dir.path();
+    let (store_json, file_json) = (dir.join("store.json"), dir.join("file.json"));
+    let (_, e) = db.ok(&[
+        "report",
+        "--machine",
+        "vm01",
+        "-o",
+        dir.join("store.html").to_str().unwrap(),
+        "--json",
+        store_json.to_str().unwrap(),
+    ]);
+    assert!(e.contains("1 machine, 131 intervals"), "{e}");
+    db.ok(&[
+        "report",
+        "--input",
+        cap.to_str().unwrap(),
+        "--machine",
+        "vm01",
+        "-o",
+        dir.join("file.html").to_str().unwrap(),
+        "--json",
+        file_json.to_str().unwrap(),
+    ]);
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let (a, b) = (read(&store_json), read(&file_json));
+    let (ma, mb) = (&a["machines"][0], &b["machines"][0]);
+    assert_eq!(ma["machine_id"], "vm01");
+    for metric in [
+        "cpu_user_pct",
+        "mem_used_bytes",
+        "disk_write_bytes_per_s",
+        "net_rx_bytes_per_s",
+    ] {
+        for stat in ["count", "min", "avg", "p95", "max"] {
+            let (x, y) = (&ma["metrics"][metric][stat], &mb["metrics"][metric][stat]);
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-9 * y.abs().max(1.0),
+                "{metric}.{stat}: store {x}, file {y}"
+            );
+        }
+    }
+    assert_eq!(ma["findings"], mb["findings"]);
+    // An unknown machine is named in a one-line error.
+    let e = db.fails(&[
+        "report",
+        "--machine",
+        "nope",
+        "-o",
+        dir.join("x.html").to_str().unwrap(),
+    ]);
+    assert!(e.contains("no machine \"nope\""), "{e}");
 }
