@@ -92,7 +92,12 @@ pub struct LiveReader {
     files: Vec<OpenFile>,
     statfs: Option<StatfsPool>,
     mounts_path: Option<PathBuf>,
-    mounts_buf: Vec<u8>,
+    mounts_file: Option<File>,
+    /// The mounts table as last read, and the real mounts parsed from it.
+    mounts_text: Vec<u8>,
+    mounts_scratch: Vec<u8>,
+    mounts: Vec<Mount>,
+    statfs_text: String,
 }
 
 impl std::fmt::Debug for LiveReader {
@@ -161,13 +166,18 @@ impl LiveReader {
                     .find(|p| File::open(p).is_ok())
             })
             .flatten();
-        let statfs = mounts_path.as_ref().map(|_| StatfsPool::default());
+        let statfs = mounts_path.as_ref().map(|_| StatfsPool::new(statvfs));
+        let mounts_file = mounts_path.as_ref().and_then(|p| File::open(p).ok());
         Ok(LiveReader {
             config,
             files,
             statfs,
             mounts_path,
-            mounts_buf: Vec::new(),
+            mounts_file,
+            mounts_text: Vec::new(),
+            mounts_scratch: Vec::new(),
+            mounts: Vec::new(),
+            statfs_text: String::new(),
         })
     }
 
@@ -203,18 +213,31 @@ impl LiveReader {
                 Err(e) => return Err(Error::io(&f.path, e)),
             }
         }
-        if let (Some(pool), Some(path)) = (self.statfs.as_mut(), self.mounts_path.as_ref()) {
-            let mounts_file = File::open(path).map_err(|e| Error::io(path, e))?;
-            let hint = self.mounts_buf.len();
-            pread_all(&mounts_file, &mut self.mounts_buf, hint).map_err(|e| Error::io(path, e))?;
-            let mounts = real_mounts(&self.mounts_buf);
-            let stats = pool.stat_all(&self.config.rootfs, &mounts, self.config.statfs_timeout);
-            let buf = sample.buf_mut(Source::Statfs);
-            let mut text = String::with_capacity(stats.len() * 128);
-            for s in &stats {
-                s.write_ndjson(&mut text);
+        if let (Some(pool), Some(path), Some(file)) = (
+            self.statfs.as_mut(),
+            self.mounts_path.as_ref(),
+            self.mounts_file.as_ref(),
+        ) {
+            // The mounts table is kept open and re-read like the other files; it is
+            // parsed again only when its text changed.
+            let hint = self.mounts_text.len();
+            pread_all(file, &mut self.mounts_scratch, hint).map_err(|e| Error::io(path, e))?;
+            if self.mounts_scratch != self.mounts_text {
+                std::mem::swap(&mut self.mounts_scratch, &mut self.mounts_text);
+                self.mounts = real_mounts(&self.mounts_text);
             }
-            buf.extend_from_slice(text.as_bytes());
+            let stats = pool.stat_all(
+                &self.config.rootfs,
+                &self.mounts,
+                self.config.statfs_timeout,
+            );
+            self.statfs_text.clear();
+            for s in &stats {
+                s.write_ndjson(&mut self.statfs_text);
+            }
+            sample
+                .buf_mut(Source::Statfs)
+                .extend_from_slice(self.statfs_text.as_bytes());
         }
         Ok(())
     }
@@ -299,6 +322,36 @@ pub struct Mount {
     pub fs_type: String,
 }
 
+/// Filesystem types whose statvfs can block for as long as a server or daemon
+/// does not answer: network filesystems and FUSE.
+const MAY_HANG_FS: &[&str] = &[
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "ceph",
+    "glusterfs",
+    "9p",
+    "afs",
+    "lustre",
+    "gpfs",
+    "beegfs",
+    "davfs",
+    "sshfs",
+    "ncpfs",
+    "coda",
+    "orangefs",
+];
+
+impl Mount {
+    /// Whether a statvfs of it may block (network or FUSE filesystem); those are
+    /// statted on worker threads with a timeout, local ones directly.
+    pub fn may_hang(&self) -> bool {
+        self.fs_type.starts_with("fuse") || MAY_HANG_FS.contains(&self.fs_type.as_str())
+    }
+}
+
 /// Decodes the octal escapes (`\040` for a space) of a mounts-table field.
 fn unescape_mount_field(b: &[u8]) -> String {
     let mut out = Vec::with_capacity(b.len());
@@ -378,13 +431,24 @@ struct Worker {
 
 /// One worker thread per mount, so that a stuck network mount blocks only its
 /// own thread; a mount whose last statvfs has not returned is skipped.
-#[derive(Default)]
 struct StatfsPool {
     workers: HashMap<String, Worker>,
     replies: Option<(mpsc::Sender<StatReply>, mpsc::Receiver<StatReply>)>,
+    stat: StatFn,
 }
 
+/// How a mount is statted (a parameter so tests can make one hang).
+type StatFn = fn(&Path, &str) -> std::io::Result<FsStat<'static>>;
+
 impl StatfsPool {
+    fn new(stat: StatFn) -> Self {
+        StatfsPool {
+            workers: HashMap::new(),
+            replies: None,
+            stat,
+        }
+    }
+
     fn stuck(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .workers
@@ -410,7 +474,24 @@ impl StatfsPool {
             }
         }
         let mut asked = 0usize;
+        let stat = self.stat;
+        let path_of = |m: &Mount| {
+            let rel = m.mount_point.trim_start_matches('/');
+            if rel.is_empty() {
+                rootfs.to_path_buf()
+            } else {
+                rootfs.join(rel)
+            }
+        };
+        let mut got: Vec<FsStat<'static>> = Vec::with_capacity(mounts.len());
         for m in mounts {
+            if !m.may_hang() {
+                // A local filesystem answers from memory: no thread round trip.
+                if let Ok(s) = stat(&path_of(m), &m.mount_point) {
+                    got.push(s);
+                }
+                continue;
+            }
             let worker = self
                 .workers
                 .entry(m.mount_point.clone())
@@ -421,7 +502,7 @@ impl StatfsPool {
                         .name("perfan-statfs".into())
                         .spawn(move || {
                             for (path, mp) in rx {
-                                let r = statvfs(&path, &mp);
+                                let r = stat(&path, &mp);
                                 if reply.send((mp, r)).is_err() {
                                     break;
                                 }
@@ -437,19 +518,12 @@ impl StatfsPool {
             if worker.busy_since.is_some() {
                 continue;
             }
-            let rel = m.mount_point.trim_start_matches('/');
-            let path = if rel.is_empty() {
-                rootfs.to_path_buf()
-            } else {
-                rootfs.join(rel)
-            };
-            if worker.tx.send((path, m.mount_point.clone())).is_ok() {
+            if worker.tx.send((path_of(m), m.mount_point.clone())).is_ok() {
                 worker.busy_since = Some(Instant::now());
                 asked += 1;
             }
         }
         let deadline = Instant::now() + timeout;
-        let mut got: Vec<FsStat<'static>> = Vec::with_capacity(asked);
         while asked > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             match reply_rx.recv_timeout(left) {
@@ -531,6 +605,59 @@ mod tests {
     fn missing_root_is_an_error() {
         let e = LiveReader::open(ReaderConfig::with_proc_root("/nonexistent/proc")).unwrap_err();
         assert!(e.to_string().starts_with("/nonexistent/proc:"), "{e}");
+    }
+
+    static NFS_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    fn fake_stat(_path: &Path, mp: &str) -> std::io::Result<FsStat<'static>> {
+        if mp == "/nfs" {
+            // A server that answers late, every time.
+            NFS_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        Ok(FsStat {
+            mount_point: mp.to_owned().into(),
+            block_size: 4096,
+            blocks_total: 100,
+            blocks_free: 50,
+            blocks_available: 40,
+            files_total: None,
+            files_free: None,
+        })
+    }
+
+    #[test]
+    fn a_stuck_network_mount_does_not_stall_the_sample() {
+        let mounts = real_mounts(
+            b"/dev/vda / ext4 rw 0 0\nsrv:/x /nfs nfs4 rw 0 0\n/dev/vdb /data xfs rw 0 0\n",
+        );
+        assert_eq!(
+            mounts.iter().map(Mount::may_hang).collect::<Vec<_>>(),
+            vec![false, true, false]
+        );
+        let mut pool = StatfsPool::new(fake_stat);
+        let t = Instant::now();
+        let got = pool.stat_all(Path::new("/"), &mounts, Duration::from_millis(100));
+        // The sample waits the timeout at most, and keeps the local mounts in table order.
+        assert!(
+            t.elapsed() < Duration::from_millis(600),
+            "{:?}",
+            t.elapsed()
+        );
+        let points: Vec<_> = got.iter().map(|s| s.mount_point.to_string()).collect();
+        assert_eq!(points, vec!["/", "/data"]);
+        assert_eq!(pool.stuck(), vec!["/nfs".to_owned()]);
+        // While it is still stuck, the next sample does not wait for it at all.
+        let t = Instant::now();
+        let got = pool.stat_all(Path::new("/"), &mounts, Duration::from_millis(100));
+        assert!(t.elapsed() < Duration::from_millis(50), "{:?}", t.elapsed());
+        assert_eq!(got.len(), 2);
+        assert_eq!(NFS_CALLS.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Once its late answer is in, it is asked again with the next sample.
+        std::thread::sleep(Duration::from_millis(900));
+        let got = pool.stat_all(Path::new("/"), &mounts, Duration::from_millis(100));
+        assert_eq!(got.len(), 2);
+        assert_eq!(NFS_CALLS.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[test]
