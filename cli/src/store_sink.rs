@@ -48,7 +48,7 @@ impl StoreSink {
             .build()
             .context("starting the async runtime")?;
         let store = rt
-            .block_on(Store::open(url))
+            .block_on(Store::open_with(url, &perfstore::OpenOptions::small()))
             .with_context(|| format!("opening {}", perfstore::redact_url(url)))?;
         let t = rt.block_on(crate::db::tenant(&store, tenant))?;
         let m = rt.block_on(store.upsert_machine(

@@ -82,8 +82,8 @@ struct OpenFile {
     source: Source,
     path: PathBuf,
     file: File,
-    /// Size of the last read, to size the next one.
-    last_len: usize,
+    /// Buffer the file is read into (then copied into the sample).
+    scratch: Vec<u8>,
 }
 
 /// Reads samples of the live system (or of a directory laid out like procfs).
@@ -112,25 +112,25 @@ impl std::fmt::Debug for LiveReader {
     }
 }
 
-/// Reads from a file, starting at offset 0, until end of file.
-fn pread_all(file: &File, buf: &mut Vec<u8>, hint: usize) -> std::io::Result<usize> {
-    buf.clear();
-    let mut cap = (hint + hint / 4 + 4096).max(4096);
+/// Reads from a file, starting at offset 0, until end of file, into `scratch`
+/// (kept initialised between calls, so nothing is zeroed per read); returns the
+/// number of bytes read. `scratch` grows when a read fills it.
+fn pread_all(file: &File, scratch: &mut Vec<u8>) -> std::io::Result<usize> {
+    if scratch.len() < 4096 {
+        scratch.resize(4096, 0);
+    }
     let mut filled = 0;
     loop {
-        if buf.len() < cap {
-            buf.resize(cap, 0);
+        if filled == scratch.len() {
+            let n = scratch.len() * 2;
+            scratch.resize(n, 0);
         }
-        let n = file.read_at(&mut buf[filled..], filled as u64)?;
+        let n = file.read_at(&mut scratch[filled..], filled as u64)?;
         if n == 0 {
             break;
         }
         filled += n;
-        if filled == buf.len() {
-            cap = buf.len() * 2;
-        }
     }
-    buf.truncate(filled);
     Ok(filled)
 }
 
@@ -152,7 +152,7 @@ impl LiveReader {
                     source,
                     path,
                     file,
-                    last_len: 0,
+                    scratch: Vec::new(),
                 }),
                 Err(e) if is_absent(&e) => {}
                 Err(e) => return Err(Error::io(path, e)),
@@ -206,9 +206,8 @@ impl LiveReader {
         sample.monotonic_ns = Some(monotonic_ns());
         sample.timestamp_ms = wall_clock_ms();
         for f in &mut self.files {
-            let buf = sample.buf_mut(f.source);
-            match pread_all(&f.file, buf, f.last_len) {
-                Ok(n) => f.last_len = n,
+            match pread_all(&f.file, &mut f.scratch) {
+                Ok(n) => sample.buf_mut(f.source).extend_from_slice(&f.scratch[..n]),
                 Err(e) if is_absent(&e) || e.raw_os_error() == Some(95) => sample.remove(f.source),
                 Err(e) => return Err(Error::io(&f.path, e)),
             }
@@ -220,10 +219,11 @@ impl LiveReader {
         ) {
             // The mounts table is kept open and re-read like the other files; it is
             // parsed again only when its text changed.
-            let hint = self.mounts_text.len();
-            pread_all(file, &mut self.mounts_scratch, hint).map_err(|e| Error::io(path, e))?;
-            if self.mounts_scratch != self.mounts_text {
-                std::mem::swap(&mut self.mounts_scratch, &mut self.mounts_text);
+            let n = pread_all(file, &mut self.mounts_scratch).map_err(|e| Error::io(path, e))?;
+            if self.mounts_scratch[..n] != self.mounts_text[..] {
+                self.mounts_text.clear();
+                self.mounts_text
+                    .extend_from_slice(&self.mounts_scratch[..n]);
                 self.mounts = real_mounts(&self.mounts_text);
             }
             let stats = pool.stat_all(
@@ -597,8 +597,13 @@ mod tests {
         std::fs::write(&p, &data).unwrap();
         let f = File::open(&p).unwrap();
         let mut buf = Vec::new();
-        assert_eq!(pread_all(&f, &mut buf, 10).unwrap(), data.len());
-        assert_eq!(buf, data);
+        let n = pread_all(&f, &mut buf).unwrap();
+        assert_eq!(n, data.len());
+        assert_eq!(&buf[..n], &data[..]);
+        // A second, shorter read into the same buffer gives just the new text.
+        std::fs::write(&p, b"short").unwrap();
+        let n = pread_all(&f, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"short");
     }
 
     #[test]

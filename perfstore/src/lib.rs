@@ -152,6 +152,32 @@ pub struct Store {
     backend: Backend,
 }
 
+/// How many connections a store keeps and how much cache each may use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenOptions {
+    /// Most connections at once (SQLite default 4, PostgreSQL default 10).
+    pub max_connections: Option<u32>,
+    /// SQLite page cache per connection, KiB (default 65,536: large reads and
+    /// ingests of millions of rows).
+    pub sqlite_cache_kib: Option<u32>,
+    /// Prepared statements kept per connection (default 100).
+    pub statement_cache: Option<u32>,
+}
+
+impl OpenOptions {
+    /// A small footprint for a process that writes a batch now and then and
+    /// stays up for months (the agent): one connection, a 512 KiB SQLite cache
+    /// (appends touch only the rightmost pages of each index).
+    pub fn small() -> Self {
+        OpenOptions {
+            max_connections: Some(1),
+            sqlite_cache_kib: Some(512),
+            statement_cache: Some(8),
+        }
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
@@ -165,10 +191,16 @@ impl Store {
     /// migrations. `postgres://` or `postgresql://` for PostgreSQL; `sqlite://PATH`,
     /// `sqlite::memory:` or a bare file path for SQLite.
     pub async fn open(url: &str) -> Result<Store> {
+        Self::open_with(url, &OpenOptions::default()).await
+    }
+
+    /// Opens the store with explicit connection and cache settings (see
+    /// [`OpenOptions::small`] for a long-running agent).
+    pub async fn open_with(url: &str, options: &OpenOptions) -> Result<Store> {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres(postgres::PgStore::open(url).await?)
+            Backend::Postgres(postgres::PgStore::open(url, options).await?)
         } else if sqlite::is_sqlite_url(url) {
-            Backend::Sqlite(sqlite::SqliteStore::open(url).await?)
+            Backend::Sqlite(sqlite::SqliteStore::open(url, options).await?)
         } else {
             return Err(Error::Url {
                 url: redact_url(url),

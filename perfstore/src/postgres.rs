@@ -76,7 +76,7 @@ pub(crate) struct PgStore {
 }
 
 impl PgStore {
-    pub(crate) async fn open(url: &str) -> Result<Self> {
+    pub(crate) async fn open(url: &str, options: &crate::OpenOptions) -> Result<Self> {
         let opts = PgConnectOptions::from_str(url)
             .map_err(|e| Error::Url {
                 url: crate::redact_url(url),
@@ -85,7 +85,7 @@ impl PgStore {
             // Staging tables live in temp buffers; the default 8 MB would spill a batch to disk.
             .options([("temp_buffers", "32MB"), ("client_min_messages", "warning")]);
         let pool = PgPoolOptions::new()
-            .max_connections(10)
+            .max_connections(options.max_connections.unwrap_or(10).max(1))
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await

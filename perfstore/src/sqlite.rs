@@ -72,7 +72,7 @@ pub(crate) fn is_sqlite_url(url: &str) -> bool {
 }
 
 impl SqliteStore {
-    pub(crate) async fn open(url: &str) -> Result<Self> {
+    pub(crate) async fn open(url: &str, options: &crate::OpenOptions) -> Result<Self> {
         let memory = url.contains(":memory:") || url.contains("mode=memory");
         let opts = if url.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url).map_err(|e| Error::Url {
@@ -104,10 +104,20 @@ impl SqliteStore {
             // Rows the worker thread may run ahead of the reader (default 50): fewer
             // hand-overs between threads on large reads.
             .row_buffer_size(1024)
-            .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma(
+                "cache_size",
+                format!("-{}", options.sqlite_cache_kib.unwrap_or(65_536)),
+            )
+            .pragma("temp_store", "memory")
+            // Each cached multi-row INSERT is a prepared statement of hundreds of KiB;
+            // a small store keeps only a few.
+            .statement_cache_capacity(options.statement_cache.unwrap_or(100) as usize);
         let pool = SqlitePoolOptions::new()
-            .max_connections(if memory { 1 } else { 4 })
+            .max_connections(if memory {
+                1
+            } else {
+                options.max_connections.unwrap_or(4).max(1)
+            })
             .min_connections(if memory { 1 } else { 0 })
             .idle_timeout(if memory {
                 None

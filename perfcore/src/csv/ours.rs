@@ -29,7 +29,7 @@ pub fn wide_header() -> String {
 }
 
 fn push_field(out: &mut String, s: &str) {
-    if s.contains([',', '"', '\n', '\r']) {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         out.push('"');
         out.push_str(&s.replace('"', "\"\""));
         out.push('"');
@@ -110,11 +110,19 @@ impl<W: Write> LongWriter<W> {
     pub fn write(&mut self, machine_id: &str, rows: &[DeviceRow]) -> std::io::Result<()> {
         let l = &mut self.line;
         l.clear();
+        // Rows of one interval share the timestamp and machine: format that prefix once.
+        let mut prefix = String::new();
+        let mut prefix_ts = None;
         for r in rows {
-            l.push_str(&format_rfc3339_ms(r.timestamp_ms));
-            l.push(',');
-            push_field(l, machine_id);
-            l.push(',');
+            if prefix_ts != Some(r.timestamp_ms) {
+                prefix.clear();
+                prefix.push_str(&format_rfc3339_ms(r.timestamp_ms));
+                prefix.push(',');
+                push_field(&mut prefix, machine_id);
+                prefix.push(',');
+                prefix_ts = Some(r.timestamp_ms);
+            }
+            l.push_str(&prefix);
             l.push_str(r.kind.as_str());
             l.push(',');
             push_field(l, &r.device);
