@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use perfcore::metrics::{DeviceRow, IntervalRow, MachineFacts, device_rows};
+use perfcore::metrics::{DeviceKind, DeviceRow, IntervalRow, MachineFacts, device_rows};
 use perfcore::record::RecordSink;
 use perfcore::{Interval, RawSample, Snapshot};
 use perfstore::{Labels, MachineId, Store, TenantId};
@@ -139,20 +139,27 @@ impl RecordSink for StoreSink {
 
     fn interval(&mut self, iv: &Interval, cur: &Snapshot<'_>) -> perfcore::Result<()> {
         self.rows.push(IntervalRow::from_interval(iv));
-        // Like sar -d: no series for block devices that have done no I/O since boot
-        // (unused loop devices would otherwise be most of the per-device rows).
-        let idle: Vec<&str> = cur
-            .diskstats
-            .iter()
-            .flatten()
-            .filter(|d| {
-                d.reads_completed + d.writes_completed + d.discards_completed.unwrap_or(0) == 0
-            })
-            .map(|d| d.name)
-            .collect();
-        self.devices.extend(device_rows(iv).into_iter().filter(|r| {
-            r.kind != perfcore::metrics::DeviceKind::Disk || !idle.contains(&r.device.as_str())
-        }));
+        // Like sar -d: no series for block devices that have done no I/O since boot,
+        // nor for interfaces that have never moved a packet (unused loop devices,
+        // zram, ifb and dummy interfaces would otherwise be most of the per-device
+        // rows, and each value costs an index insert). They get series from the
+        // first interval they are used in.
+        let mut idle: Vec<(DeviceKind, &str)> = Vec::new();
+        for d in cur.diskstats.iter().flatten() {
+            if d.reads_completed + d.writes_completed + d.discards_completed.unwrap_or(0) == 0 {
+                idle.push((DeviceKind::Disk, d.name));
+            }
+        }
+        for n in cur.net_dev.iter().flatten() {
+            if n.rx_packets == 0 && n.tx_packets == 0 {
+                idle.push((DeviceKind::Net, n.name));
+            }
+        }
+        self.devices.extend(
+            device_rows(iv)
+                .into_iter()
+                .filter(|r| !idle.contains(&(r.kind, r.device.as_str()))),
+        );
         if self.rows.len() >= self.rows_per_commit {
             self.commit()?;
         }

@@ -396,6 +396,64 @@ fn kill_9_leaves_every_committed_row_in_the_store() {
 }
 
 #[test]
+fn the_store_keeps_no_series_for_never_used_disks_and_interfaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let proc = dir.path().join("proc");
+    std::fs::create_dir_all(proc.join("net")).unwrap();
+    std::fs::write(
+        proc.join("stat"),
+        "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 100 0 100 800 0 0 0 0 0 0\nbtime 1700000000\n",
+    )
+    .unwrap();
+    // sda has done I/O since boot, loop0 never has; eth0 has moved packets, dummy0 never.
+    std::fs::write(
+        proc.join("diskstats"),
+        "   8       0 sda 120 0 960 30 40 0 320 20 0 50 50 0 0 0 0 0 0\n\
+         \x20  7       0 loop0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        proc.join("net/dev"),
+        "Inter-|   Receive                                                |  Transmit\n \
+         face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n\
+         \x20 eth0: 5000 40 0 0 0 0 0 0 3000 30 0 0 0 0 0 0\n\
+         dummy0: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+    )
+    .unwrap();
+    let db = dir.path().join("perf.db");
+    let o = run(perfan()
+        .args(["record", "-i", "200ms", "-d", "400ms", "-q", "-m", "idle"])
+        .arg("--proc-root")
+        .arg(&proc)
+        .arg("--rootfs")
+        .arg(dir.path())
+        .arg("--db")
+        .arg(&db));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let devices: BTreeSet<(String, String)> = rt.block_on(async {
+        let store = perfstore::Store::open(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let t = store.tenant_by_name("default").await.unwrap().unwrap();
+        let m = store.machine(t.id, "idle").await.unwrap().unwrap();
+        let v = store.devices(t.id, m.id, 0, i64::MAX).await.unwrap();
+        store.close().await;
+        v.into_iter()
+            .map(|d| (d.kind.as_str().to_owned(), d.device))
+            .collect()
+    });
+    let want: BTreeSet<(String, String)> = [("cpu", "0"), ("disk", "sda"), ("net", "eth0")]
+        .into_iter()
+        .map(|(k, d)| (k.to_owned(), d.to_owned()))
+        .collect();
+    assert_eq!(devices, want);
+}
+
+#[test]
 fn config_file_and_env_layers() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("perfan.toml");

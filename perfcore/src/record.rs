@@ -42,6 +42,16 @@ use crate::rates::{Break, Interval};
 use crate::reader::{LiveReader, ReaderConfig};
 use crate::snapshot::{RawSample, Snapshot, Source};
 
+self_cell::self_cell!(
+    /// A sample's text with its parsed view, kept together so the view can
+    /// outlive the tick that parsed it (the previous sample of the next interval).
+    struct ParsedSample {
+        owner: RawSample,
+        #[covariant]
+        dependent: Snapshot,
+    }
+);
+
 /// Where samples come from: the live system, or anything that fills a [`RawSample`].
 pub trait SampleSource {
     /// Fills `raw` with the text of each source (its clocks are set by the loop).
@@ -532,8 +542,9 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
             .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX) / interval_ns);
         let mut stats = RecordStats::default();
         let mut first_sink_error: Option<Error> = None;
-        let mut prev = RawSample::default();
-        let mut have_prev = false;
+        // The previous sample stays parsed (its snapshot borrows its text), so each
+        // tick parses only the new one; its buffers are reused for the next read.
+        let mut prev: Option<ParsedSample> = None;
         let mut cur = RawSample::default();
         // (timestamp, monotonic) of the last sample, for clamping.
         let mut last_stamp: Option<(i64, u64)> = None;
@@ -617,30 +628,34 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
                             };
                         }
                     }
-                    let (snap, errors) = cur.parse_lenient();
+                    let mut errors = Vec::new();
+                    let parsed = ParsedSample::new(std::mem::take(&mut cur), |raw| {
+                        let (snap, e) = raw.parse_lenient();
+                        errors = e;
+                        snap
+                    });
                     for e in &errors {
                         stats.parse_errors += 1;
                         self.emit(Event::ParseFailed(e));
                     }
                     stats.samples += 1;
-                    let mut sink_result = sink.sample(&cur, &snap);
+                    let (raw, snap) = (parsed.borrow_owner(), parsed.borrow_dependent());
+                    let mut sink_result = sink.sample(raw, snap);
                     let mut interval = None;
-                    if have_prev {
-                        let (psnap, _) = prev.parse_lenient();
-                        match Interval::between(&psnap, &snap) {
+                    if let Some(p) = &prev {
+                        match Interval::between(p.borrow_dependent(), snap) {
                             Ok(iv) => {
                                 stats.intervals += 1;
-                                let r = sink.interval(&iv, &snap);
+                                let r = sink.interval(&iv, snap);
                                 sink_result = sink_result.and(r);
                                 interval = Some(iv);
                             }
                             Err(why) => {
                                 stats.gaps += 1;
-                                sink_result = sink_result.and(sink.gap(cur.timestamp_ms, why));
+                                sink_result = sink_result.and(sink.gap(raw.timestamp_ms, why));
                             }
                         }
                     }
-                    drop(snap);
                     if let Err(e) = sink_result {
                         stats.sink_errors += 1;
                         self.emit(Event::SinkFailed(&e));
@@ -651,8 +666,9 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
                         stats: &snapshot_stats,
                         interval: interval.as_ref(),
                     });
-                    std::mem::swap(&mut prev, &mut cur);
-                    have_prev = true;
+                    if let Some(old) = prev.replace(parsed) {
+                        cur = old.into_owner();
+                    }
                 }
             }
             if self.control.stop_requested()

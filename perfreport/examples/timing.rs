@@ -9,7 +9,7 @@
 //! The machine is a 4-CPU server with two disks (one with partitions), two
 //! interfaces and loopback, three filesystems, every wide metric filled, a
 //! daily load pattern with bursts, and a few gaps. Figures go to
-//! docs/performance-report.md.
+//! docs/performance.md ("The report").
 
 use std::time::Instant;
 

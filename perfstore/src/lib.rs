@@ -173,7 +173,7 @@ impl OpenOptions {
         OpenOptions {
             max_connections: Some(1),
             sqlite_cache_kib: Some(512),
-            statement_cache: Some(8),
+            statement_cache: Some(16),
         }
     }
 }

@@ -1107,13 +1107,8 @@ async fn series_ids<'a>(
     tenant: TenantId,
     machine: MachineId,
     devices: &'a [DeviceRow],
-) -> Result<HashMap<(&'a str, &'a str, &'a str), i64>> {
-    let mut keys: Vec<(&str, &str, &str)> = devices
-        .iter()
-        .map(|d| (d.kind.as_str(), d.device.as_str(), d.metric))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
+) -> Result<compute::FastMap<(&'a str, &'a str, &'a str), i64>> {
+    let keys = compute::series_keys(devices);
     let kinds: Vec<&str> = keys.iter().map(|k| k.0).collect();
     let names: Vec<&str> = keys.iter().map(|k| k.1).collect();
     let metrics: Vec<&str> = keys.iter().map(|k| k.2).collect();
@@ -1142,7 +1137,7 @@ async fn series_ids<'a>(
     for r in &rows {
         stored.insert((r.get(1), r.get(2), r.get(3)), r.get(0));
     }
-    let mut out = HashMap::with_capacity(keys.len());
+    let mut out = compute::FastMap::with_capacity_and_hasher(keys.len(), Default::default());
     for k in keys {
         if let Some(id) = stored.get(&(k.0.to_owned(), k.1.to_owned(), k.2.to_owned())) {
             out.insert(k, *id);

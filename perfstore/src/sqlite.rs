@@ -34,14 +34,22 @@ const VALUES_PER_INSERT: usize = 2048;
 /// Series bound per INSERT statement (5 values each).
 const SERIES_PER_INSERT: usize = 512;
 
-/// Prepared SQL texts, built once.
-struct Sql {
-    insert_values_full: Arc<str>,
-}
-
 fn values_clause(rows: usize, cols: usize) -> String {
-    let one = format!("({})", vec!["?"; cols].join(","));
-    vec![one; rows].join(",")
+    let mut out = String::with_capacity(rows * (2 * cols + 2));
+    for r in 0..rows {
+        if r > 0 {
+            out.push(',');
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push(',');
+            }
+            out.push('?');
+        }
+        out.push(')');
+    }
+    out
 }
 
 fn insert_values_sql(n: usize) -> String {
@@ -55,13 +63,24 @@ fn sql(s: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
     AssertSqlSafe(s.clone())
 }
 
-/// INSERT texts by (metric column indexes, row count).
-type InsertTexts = HashMap<(Vec<u16>, usize), Arc<str>>;
+/// Which multi-row statement a cached text is.
+#[derive(Hash, PartialEq, Eq)]
+enum TextKey {
+    /// Interval rows: the metric column indexes and the row count.
+    Rows(Vec<u16>, usize),
+    /// Device values, by count.
+    Values(usize),
+    /// Device series, by count.
+    Series(usize),
+}
+
+/// Multi-row statement texts, kept so that building the text of a statement the
+/// connection has already prepared costs a lookup, not a formatting pass.
+type InsertTexts = HashMap<TextKey, Arc<str>>;
 
 /// A store on one SQLite file.
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
-    sql: Sql,
     /// INSERT texts by (column set, row count).
     insert_texts: std::sync::Mutex<InsertTexts>,
 }
@@ -135,9 +154,6 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             insert_texts: std::sync::Mutex::new(HashMap::new()),
-            sql: Sql {
-                insert_values_full: insert_values_sql(VALUES_PER_INSERT).into(),
-            },
         };
         store.migrate().await?;
         Ok(store)
@@ -338,11 +354,9 @@ impl SqliteStore {
         if !devices.is_empty() {
             let ids = self.series_ids(&mut tx, tenant, machine, devices).await?;
             for chunk in devices.chunks(VALUES_PER_INSERT) {
-                let text: Arc<str> = if chunk.len() == VALUES_PER_INSERT {
-                    self.sql.insert_values_full.clone()
-                } else {
-                    insert_values_sql(chunk.len()).into()
-                };
+                let text = self.text(TextKey::Values(chunk.len()), || {
+                    insert_values_sql(chunk.len())
+                });
                 let mut q = sqlx::query(sql(&text));
                 for d in chunk {
                     let id = ids
@@ -440,7 +454,25 @@ impl SqliteStore {
     /// The INSERT of `rows` rows with these metric columns (texts kept for reuse, so
     /// sqlx's statement cache finds the prepared statement).
     fn insert_sql(&self, present: &[Metric], rows: usize) -> Arc<str> {
-        let key: (Vec<u16>, usize) = (present.iter().map(|m| m.index() as u16).collect(), rows);
+        let key = TextKey::Rows(present.iter().map(|m| m.index() as u16).collect(), rows);
+        self.text(key, || {
+            let cols = if present.is_empty() {
+                "tenant_id, machine_id, ts_ms, interval_s".to_owned()
+            } else {
+                format!(
+                    "tenant_id, machine_id, ts_ms, interval_s, {}",
+                    compute::column_list(present)
+                )
+            };
+            format!(
+                "INSERT INTO interval_metrics ({cols}) VALUES {} ON CONFLICT DO NOTHING",
+                values_clause(rows, 4 + present.len())
+            )
+        })
+    }
+
+    /// The cached text for `key`, made by `make` the first time.
+    fn text(&self, key: TextKey, make: impl FnOnce() -> String) -> Arc<str> {
         let mut cache = self
             .insert_texts
             .lock()
@@ -448,19 +480,7 @@ impl SqliteStore {
         if let Some(t) = cache.get(&key) {
             return t.clone();
         }
-        let cols = if present.is_empty() {
-            "tenant_id, machine_id, ts_ms, interval_s".to_owned()
-        } else {
-            format!(
-                "tenant_id, machine_id, ts_ms, interval_s, {}",
-                compute::column_list(present)
-            )
-        };
-        let text: Arc<str> = format!(
-            "INSERT INTO interval_metrics ({cols}) VALUES {} ON CONFLICT DO NOTHING",
-            values_clause(rows, 4 + present.len())
-        )
-        .into();
+        let text: Arc<str> = make().into();
         if cache.len() >= 64 {
             cache.clear();
         }
@@ -475,20 +495,17 @@ impl SqliteStore {
         tenant: TenantId,
         machine: MachineId,
         devices: &'a [DeviceRow],
-    ) -> Result<HashMap<(&'a str, &'a str, &'a str), i64>> {
-        let mut keys: Vec<(&str, &str, &str)> = devices
-            .iter()
-            .map(|d| (d.kind.as_str(), d.device.as_str(), d.metric))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
+    ) -> Result<compute::FastMap<(&'a str, &'a str, &'a str), i64>> {
+        let keys = compute::series_keys(devices);
         for chunk in keys.chunks(SERIES_PER_INSERT) {
-            let text = format!(
-                "INSERT INTO device_series (tenant_id, machine_id, kind, device, metric) VALUES {} \
-                 ON CONFLICT DO NOTHING",
-                values_clause(chunk.len(), 5)
-            );
-            let mut q = sqlx::query(AssertSqlSafe(text));
+            let text = self.text(TextKey::Series(chunk.len()), || {
+                format!(
+                    "INSERT INTO device_series (tenant_id, machine_id, kind, device, metric) \
+                     VALUES {} ON CONFLICT DO NOTHING",
+                    values_clause(chunk.len(), 5)
+                )
+            });
+            let mut q = sqlx::query(sql(&text));
             for (k, d, m) in chunk {
                 q = q.bind(tenant.0).bind(machine.0).bind(*k).bind(*d).bind(*m);
             }
@@ -508,7 +525,7 @@ impl SqliteStore {
         for r in &rows {
             stored.insert((r.get(1), r.get(2), r.get(3)), r.get(0));
         }
-        let mut out = HashMap::with_capacity(keys.len());
+        let mut out = compute::FastMap::with_capacity_and_hasher(keys.len(), Default::default());
         for k in keys {
             if let Some(id) = stored.get(&(k.0.to_owned(), k.1.to_owned(), k.2.to_owned())) {
                 out.insert(k, *id);

@@ -14,6 +14,7 @@ pub mod net_dev;
 pub mod pressure;
 pub mod stat;
 pub mod statfs;
+mod swar;
 pub mod vmstat;
 
 /// Iterates over the lines of a file, yielding `(1-based line number, line)`.

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
+use super::swar::{HIGHS, ONES, is_space, line_from, scan_digits, skip_spaces, word_at};
 use super::{parse_u64, show, utf8};
 use crate::error::{Error, Result};
 
@@ -167,21 +168,6 @@ fn known_index(bytes: &[u8], ks: usize, len: usize) -> Option<usize> {
 
 // ---- Byte scanning, eight bytes a step.
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-#[inline]
-fn is_space(c: u8) -> bool {
-    c == b' ' || c == b'\t' || c == b'\r' || c == b'\x0b' || c == b'\x0c'
-}
-
-/// The 8 bytes at `i` as a little-endian word, when there are 8.
-#[inline]
-fn word_at(b: &[u8], i: usize) -> Option<u64> {
-    let chunk: [u8; 8] = b.get(i..i.checked_add(8)?)?.try_into().ok()?;
-    Some(u64::from_le_bytes(chunk))
-}
-
 /// Index of the first byte at or after `i` that is a space or a newline, or
 /// `bytes.len()`. Control bytes stop the word scan and are then checked one by one.
 #[inline]
@@ -212,86 +198,6 @@ fn find_key_end(bytes: &[u8], mut i: usize) -> usize {
             }
         }
     }
-}
-
-/// Index of the first non-space byte at or after `i`.
-#[inline]
-fn skip_spaces(bytes: &[u8], mut i: usize) -> usize {
-    while bytes.get(i).is_some_and(|&c| is_space(c)) {
-        i += 1;
-    }
-    i
-}
-
-/// Flags the bytes of `w` that are not ASCII digits; the lowest flag is exact.
-#[inline]
-fn non_digits(w: u64) -> u64 {
-    (w.wrapping_add(ONES * 0x46) | w.wrapping_sub(ONES * u64::from(b'0')) | w) & HIGHS
-}
-
-/// The value of eight digit values (0 to 9), the first in the lowest byte.
-#[inline]
-fn eight_digits(v: u64) -> u64 {
-    let v = (v & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561) >> 8;
-    let v = (v & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
-    (v & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32
-}
-
-const POW10: [u64; 9] = [
-    1,
-    10,
-    100,
-    1_000,
-    10_000,
-    100_000,
-    1_000_000,
-    10_000_000,
-    100_000_000,
-];
-
-/// Reads the run of ASCII digits at `i`: `(value, digit count)`. The value
-/// wraps when there are 20 or more digits; the caller re-checks those.
-#[inline]
-fn scan_digits(bytes: &[u8], mut i: usize) -> (u64, usize) {
-    let start = i;
-    let mut value: u64 = 0;
-    while let Some(w) = word_at(bytes, i) {
-        let mask = non_digits(w);
-        let n = if mask == 0 {
-            8
-        } else {
-            (mask.trailing_zeros() / 8) as usize
-        };
-        if n > 0 {
-            // Move the n digits to the top bytes (leading zeros below them).
-            let shifted = w.wrapping_sub(ONES * u64::from(b'0')) << (8 * (8 - n) as u32);
-            let scale = POW10.get(n).copied().unwrap_or(1);
-            value = value
-                .wrapping_mul(scale)
-                .wrapping_add(eight_digits(shifted));
-        }
-        i += n;
-        if n < 8 {
-            return (value, i - start);
-        }
-    }
-    // Fewer than eight bytes left: one at a time.
-    while let Some(&c) = bytes.get(i) {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        value = value.wrapping_mul(10).wrapping_add(u64::from(d));
-        i += 1;
-    }
-    (value, i - start)
-}
-
-/// The whole line starting at `start` (for error messages).
-fn line_from(b: &[u8], start: usize) -> &[u8] {
-    let rest = b.get(start..).unwrap_or_default();
-    let end = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
-    rest.get(..end).unwrap_or_default()
 }
 
 /// Parses the text of `/proc/vmstat`.
