@@ -188,7 +188,78 @@ both!(
     bad_csv_row_is_named_and_nothing_is_stored,
     wide_csv_import_uses_its_machine_ids,
     report_from_the_store_equals_report_from_the_capture,
+    retention_set_then_apply_deletes_old_data,
+    db_flag_wins_over_perfan_db,
 );
+
+/// `admin retention`: no policy is an error; a 30-day policy deletes the capture
+/// (2026-01-07, older than 30 days when the test runs) and nothing younger.
+fn retention_set_then_apply_deletes_old_data(db: &Db) {
+    let cap = capture();
+    db.ok(&["import", "--machine", "vm01", cap.to_str().unwrap()]);
+    let e = db.fails(&["admin", "retention", "apply"]);
+    assert!(e.contains("has no retention policy"), "{e}");
+    let (_, e) = db.ok(&["admin", "retention", "set", "--days", "30"]);
+    assert!(e.contains("keeps 30 days of data"), "{e}");
+    let (tenants, _) = db.ok(&["admin", "tenant", "list", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&tenants).unwrap();
+    assert_eq!(v[0]["retention_days"], 30, "{tenants}");
+    let (_, e) = db.ok(&["admin", "retention", "apply"]);
+    assert!(
+        e.contains("deleted 131 rows and 16768 device values older than 30 days"),
+        "{e}"
+    );
+    let (_, e) = db.ok(&["admin", "retention", "apply"]);
+    assert!(e.contains("deleted 0 rows and 0 device values"), "{e}");
+    let (csv, _) = db.ok(&["export", "--machine", "vm01"]);
+    assert_eq!(csv.lines().count(), 1, "only the header is left:\n{csv}");
+    // Re-importing stores the rows again (retention deletes, it does not tombstone).
+    let (_, e) = db.ok(&["import", "--machine", "vm01", cap.to_str().unwrap()]);
+    assert!(e.contains("stored 131 rows, 0 already present"), "{e}");
+}
+
+/// `perfan admin --db URL ...` uses URL even when PERFAN_DB points elsewhere.
+fn db_flag_wins_over_perfan_db(db: &Db) {
+    let other = tempfile::tempdir().unwrap();
+    let other_url = format!("sqlite://{}/other.db", other.path().display());
+    let out = Command::new(env!("CARGO_BIN_EXE_perfan"))
+        .args(["admin", "--db", &db.url, "tenant", "create", "acme"])
+        .env("PERFAN_DB", &other_url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The flag's store has the tenant; the one PERFAN_DB named was never created.
+    let (tenants, _) = db.ok(&["admin", "tenant", "list", "--format", "json"]);
+    assert!(tenants.contains("\"acme\""), "{tenants}");
+    assert!(!other.path().join("other.db").exists());
+}
+
+/// Without XDG_DATA_HOME the store goes to `~/.local/share/perfanalysis/`.
+#[test]
+fn default_database_falls_back_to_home_local_share() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_perfan"))
+        .args(["admin", "tenant", "create", "acme"])
+        .env_remove("PERFAN_DB")
+        .env_remove("XDG_DATA_HOME")
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        home.path()
+            .join(".local/share/perfanalysis/perfanalysis.db")
+            .exists()
+    );
+}
 
 fn import_capture_then_resend_stores_nothing_twice(db: &Db) {
     let cap = capture();

@@ -36,11 +36,18 @@ pub(crate) const SQLITE: &[Migration] = &[Migration {
 }];
 
 /// The PostgreSQL migrations.
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "directory_rls",
+        sql: include_str!("../migrations/postgres/0002_directory_rls.sql"),
+    },
+];
 
 /// The table that records applied migrations.
 pub(crate) const TABLE: &str = "perfan_schema_migrations";

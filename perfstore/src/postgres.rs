@@ -174,7 +174,7 @@ impl PgStore {
 
     pub(crate) async fn create_tenant(&self, name: &str) -> Result<Tenant> {
         let now = now_ms();
-        let r = sqlx::query("INSERT INTO tenants (name, created_ms) VALUES ($1, $2) RETURNING id")
+        let r = sqlx::query("SELECT perfan_create_tenant($1, $2)")
             .bind(name)
             .bind(now)
             .fetch_one(&self.pool)
@@ -195,18 +195,19 @@ impl PgStore {
     }
 
     pub(crate) async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>> {
-        let row =
-            sqlx::query("SELECT id, name, retention_days, created_ms FROM tenants WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(Error::db("looking up a tenant"))?;
+        let row = sqlx::query(
+            "SELECT id, name, retention_days, created_ms FROM perfan_tenant_by_name($1)",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Error::db("looking up a tenant"))?;
         Ok(row.map(|r| tenant_from_row(&r)))
     }
 
     pub(crate) async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         let rows =
-            sqlx::query("SELECT id, name, retention_days, created_ms FROM tenants ORDER BY id")
+            sqlx::query("SELECT id, name, retention_days, created_ms FROM perfan_list_tenants()")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(Error::db("listing tenants"))?;
@@ -214,12 +215,24 @@ impl PgStore {
     }
 
     pub(crate) async fn set_retention(&self, tenant: TenantId, days: Option<u32>) -> Result<()> {
-        sqlx::query("UPDATE tenants SET retention_days = $1 WHERE id = $2")
+        // In the tenant's own transaction: row-level security lets a plain role
+        // change only the tenant row its setting names (migration 2).
+        let mut tx = self.tenant_tx(tenant).await?;
+        let r = sqlx::query("UPDATE tenants SET retention_days = $1 WHERE id = $2")
             .bind(days.map(|d| d as i32))
             .bind(tenant.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(Error::db("setting retention"))?;
+        if r.rows_affected() == 0 {
+            return Err(Error::NotFound {
+                what: "tenant",
+                name: tenant.0.to_string(),
+            });
+        }
+        tx.commit()
+            .await
+            .map_err(Error::db("committing retention"))?;
         Ok(())
     }
 
@@ -853,14 +866,14 @@ impl PgStore {
         let Some(prefix) = secret::key_prefix(presented) else {
             return Ok(None);
         };
-        // The directory has no secret and no row-level security: it tells which tenant
-        // to set before the key itself can be read.
-        let tenant: Option<i64> =
-            sqlx::query_scalar("SELECT tenant_id FROM api_key_directory WHERE prefix = $1")
-                .bind(prefix)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(Error::db("looking up a key prefix"))?;
+        // The directory holds no secret: it tells which tenant to set before the key
+        // itself can be read. Behind row-level security, so asked through the one
+        // narrow SECURITY DEFINER function (migration 2).
+        let tenant: Option<i64> = sqlx::query_scalar("SELECT perfan_key_tenant($1)")
+            .bind(prefix)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Error::db("looking up a key prefix"))?;
         let Some(tenant) = tenant.map(TenantId) else {
             return Ok(None);
         };

@@ -253,12 +253,18 @@ impl SqliteStore {
     }
 
     pub(crate) async fn set_retention(&self, tenant: TenantId, days: Option<u32>) -> Result<()> {
-        sqlx::query("UPDATE tenants SET retention_days = ? WHERE id = ?")
+        let r = sqlx::query("UPDATE tenants SET retention_days = ? WHERE id = ?")
             .bind(days.map(i64::from))
             .bind(tenant.0)
             .execute(&self.pool)
             .await
             .map_err(Error::db("setting retention"))?;
+        if r.rows_affected() == 0 {
+            return Err(Error::NotFound {
+                what: "tenant",
+                name: tenant.0.to_string(),
+            });
+        }
         Ok(())
     }
 

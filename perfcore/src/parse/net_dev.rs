@@ -262,49 +262,20 @@ fn scan_line(b: &[u8]) -> Option<(Option<NetDev<'_>>, usize)> {
 /// (simdjson's trick) was measured slower on these files, whose counters
 /// are mostly short, than a loop whose exit is the only unpredictable branch.
 pub(super) mod scan {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    /// Whitespace that separates fields, as [`fields`](super::super::fields) splits.
+    pub(in crate::parse) use super::super::swar::is_space as is_blank;
+    /// First index at or after `i` that is not a blank (or `b.len()`).
+    pub(in crate::parse) use super::super::swar::skip_spaces as skip_blanks;
+    use super::super::swar::word_at as word;
+    use super::super::swar::{ONES, zero_bytes};
     /// `b"0 0 0 0 "` as a little-endian word.
     const ZEROS4: u64 = u64::from_le_bytes(*b"0 0 0 0 ");
-
-    /// Whitespace that separates fields, as [`fields`](super::super::fields) splits.
-    #[inline(always)]
-    pub(in crate::parse) fn is_blank(c: u8) -> bool {
-        matches!(c, b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c')
-    }
-
-    /// The 8 bytes at `i`, if there are 8.
-    #[inline(always)]
-    fn word(b: &[u8], i: usize) -> Option<u64> {
-        let chunk: [u8; 8] = b.get(i..i.checked_add(8)?)?.try_into().ok()?;
-        Some(u64::from_le_bytes(chunk))
-    }
 
     /// High bit set in each byte of `w` equal to `c`. Exact for the lowest
     /// such byte, which is all the callers look at.
     #[inline(always)]
     fn bytes_equal(w: u64, c: u8) -> u64 {
-        let x = w ^ (ONES * u64::from(c));
-        x.wrapping_sub(ONES) & !x & HIGHS
-    }
-
-    /// First index at or after `i` that is not a blank (or `b.len()`).
-    #[inline(always)]
-    pub(in crate::parse) fn skip_blanks(b: &[u8], mut i: usize) -> usize {
-        loop {
-            if let Some(w) = word(b, i) {
-                let x = w ^ (ONES * u64::from(b' '));
-                if x == 0 {
-                    i += 8;
-                    continue;
-                }
-                i += (x.trailing_zeros() / 8) as usize;
-            }
-            match b.get(i) {
-                Some(&c) if is_blank(c) => i += 1,
-                _ => return i,
-            }
-        }
+        zero_bytes(w ^ (ONES * u64::from(c)))
     }
 
     /// First index at or after `i` holding ':', '\n' or '|' (or `b.len()`).

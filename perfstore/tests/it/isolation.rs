@@ -100,6 +100,38 @@ async fn postgres_rls_walls_tenants_off_for_a_plain_role() {
         app.verify_key(&key.secret).await.unwrap().unwrap().tenant,
         b.id
     );
+    // What needs no tenant yet still works as the plain role, through the narrow
+    // functions: find a tenant by name, list tenants, set one's own retention.
+    assert_eq!(app.tenant_by_name("b").await.unwrap().unwrap().id, b.id);
+    assert!(app.tenant_by_name("nobody").await.unwrap().is_none());
+    let names: Vec<String> = app
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    app.set_retention(b.id, Some(30)).await.unwrap();
+    assert_eq!(
+        app.tenant_by_name("b")
+            .await
+            .unwrap()
+            .unwrap()
+            .retention_days,
+        Some(30)
+    );
+    assert!(matches!(
+        app.set_retention(perfstore::TenantId(b.id.0 + 1000), Some(30))
+            .await,
+        Err(perfstore::Error::NotFound { .. })
+    ));
+    let unknown = format!("{}deadbeef_{}", perfstore::KEY_SCHEME, "0".repeat(64));
+    assert!(app.verify_key(&unknown).await.unwrap().is_none());
+    assert!(matches!(
+        app.create_tenant("a").await,
+        Err(perfstore::Error::AlreadyExists { .. })
+    ));
 
     let mut c = PgConnection::connect(&plain).await.unwrap();
     let who: (bool, bool) = {
@@ -180,6 +212,61 @@ async fn postgres_rls_walls_tenants_off_for_a_plain_role() {
         .await
         .unwrap();
     assert_eq!(del_keys.rows_affected(), 1, "only A's own key");
+    tx.rollback().await.unwrap();
+
+    // The directory tables (migration 2): A sees its own tenant row and key prefixes,
+    // cannot change B's retention nor delete B's prefixes, and without a setting sees
+    // neither table at all.
+    for t in ["tenants", "api_key_directory"] {
+        assert_eq!(
+            count(&mut c, &format!("SELECT count(*) FROM {t}")).await,
+            0,
+            "{t} without app.tenant"
+        );
+    }
+    let mut tx = c.begin().await.unwrap();
+    set_tenant(&mut tx, a.id.0).await;
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM tenants").await, 1);
+    assert_eq!(
+        count(
+            &mut tx,
+            &format!("SELECT count(*) FROM tenants WHERE id = {}", a.id.0)
+        )
+        .await,
+        1
+    );
+    // A made one key; B made two (one per machine, one to verify).
+    assert_eq!(
+        count(&mut tx, "SELECT count(*) FROM api_key_directory").await,
+        1
+    );
+    let upd = sqlx::query("UPDATE tenants SET retention_days = 1 WHERE id = $1")
+        .bind(b.id.0)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(upd.rows_affected(), 0, "A cannot set B's retention");
+    let del = sqlx::query("DELETE FROM api_key_directory WHERE tenant_id = $1")
+        .bind(b.id.0)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(del.rows_affected(), 0, "A cannot delete B's key prefixes");
+    let e = sqlx::query("INSERT INTO api_key_directory (prefix, tenant_id) VALUES ('x', $1)")
+        .bind(b.id.0)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("row-level security"), "{e}");
+    tx.rollback().await.unwrap();
+    let mut tx = c.begin().await.unwrap();
+    set_tenant(&mut tx, a.id.0).await;
+    let e = sqlx::query("UPDATE tenants SET id = $1")
+        .bind(b.id.0 + 1000)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(!e.to_string().is_empty());
     tx.rollback().await.unwrap();
 
     // A cannot write a row into B, nor move its own row to B.
