@@ -152,8 +152,6 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// A machine id per input: the file name without extension, or the directory
-/// name; names alike (`pcc_collection` in two folders) get their folder's name.
 /// Reads the machines' series from the store: the `--machine` ids given, else
 /// every machine of the tenant with data in the range.
 fn from_store(args: &Args, from: Option<i64>, to: Option<i64>) -> Result<Vec<MachineSeries>> {
@@ -193,6 +191,12 @@ fn from_store(args: &Args, from: Option<i64>, to: Option<i64>) -> Result<Vec<Mac
                 continue;
             }
             let mut series = MachineSeries::new(m.machine_key.clone());
+            // The store keeps rates, not the raw counters: reboots and counter resets
+            // were handled at ingest (no rate across them) and are not listed again.
+            series.events.sources.push(format!(
+                "store ({})",
+                perfstore::redact_url(&perfstore::resolve_url(args.db.as_deref())?)
+            ));
             series.facts = m.facts.clone();
             if series.facts.hostname.is_none() {
                 series.facts.hostname = m.hostname.clone();
@@ -234,6 +238,8 @@ fn from_store(args: &Args, from: Option<i64>, to: Option<i64>) -> Result<Vec<Mac
     })
 }
 
+/// A machine id per input: the file name without extension, or the directory
+/// name; names alike (`pcc_collection` in two folders) get their folder's name.
 fn default_ids(inputs: &[String]) -> Vec<String> {
     let stem = |s: &str| -> String {
         let p = Path::new(s);

@@ -228,6 +228,8 @@ struct Loaded {
     charts: Vec<(String, f64, f64, u64)>,
     requests: Vec<String>,
     phone_overflow: f64,
+    /// Failed loads, console errors, security (CSP) messages, exceptions.
+    problems: Vec<String>,
 }
 
 const MEASURE: &str = r#"(() => {
@@ -253,6 +255,10 @@ fn load(b: &mut Browser, html: &Path, shot: &str, pdf: bool) -> Loaded {
     let s = s.as_str();
     cdp.call(Some(s), "Network.enable", json!({}));
     cdp.call(Some(s), "Page.enable", json!({}));
+    // Console and security messages (a Content-Security-Policy violation is logged
+    // there, and may block a request before it counts as sent).
+    cdp.call(Some(s), "Log.enable", json!({}));
+    cdp.call(Some(s), "Runtime.enable", json!({}));
     cdp.call(
         Some(s),
         "Emulation.setDeviceMetricsOverride",
@@ -346,12 +352,28 @@ fn load(b: &mut Browser, html: &Path, shot: &str, pdf: bool) -> Loaded {
                 .to_owned()
         })
         .collect();
+    let problems = cdp
+        .events
+        .iter()
+        .filter(|e| e["sessionId"] == s)
+        .filter(|e| {
+            e["method"] == "Network.loadingFailed"
+                || e["method"] == "Runtime.exceptionThrown"
+                || (e["method"] == "Log.entryAdded"
+                    && (e["params"]["entry"]["level"] == "error"
+                        || e["params"]["entry"]["source"] == "security"
+                        || e["params"]["entry"]["source"] == "violation"))
+                || (e["method"] == "Runtime.consoleAPICalled" && e["params"]["type"] == "error")
+        })
+        .map(|e| e.to_string())
+        .collect();
     cdp.events.retain(|e| e["sessionId"] != s);
     cdp.call(None, "Target.closeTarget", json!({"targetId": target_id}));
     Loaded {
         charts,
         requests,
         phone_overflow,
+        problems,
     }
 }
 
@@ -406,6 +428,11 @@ fn check(name: &str, html: &Path, summary: &Value, loaded: &Loaded) {
         "{name}: the page itself is the only request"
     );
     assert!(
+        loaded.problems.is_empty(),
+        "{name}: the page logged problems: {:?}",
+        loaded.problems
+    );
+    assert!(
         loaded.phone_overflow <= 1.0,
         "{name}: wider than a phone by {} px",
         loaded.phone_overflow
@@ -445,6 +472,58 @@ fn reports_of_the_upstream_captures_render_in_chromium() {
     assert!(chart_ids(&summary).iter().any(|c| c == "compare-radar"));
     let loaded = load(&mut browser, &html, "fleet", false);
     check("fleet", &html, &summary, &loaded);
+}
+
+/// A capture recorded here and now by `perfan record`: unlike the upstream ones it
+/// holds /proc/loadavg, /proc/vmstat and /proc/pressure, so the load and PSI charts
+/// are drawn too, and must render.
+#[test]
+fn report_of_a_live_recording_renders_load_and_pressure() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cap = dir.path().join("live.json");
+    // Some work while recording, so the rates are not all zero.
+    let busy = std::thread::spawn(|| {
+        let until = Instant::now() + Duration::from_millis(3500);
+        let mut x = 0u64;
+        while Instant::now() < until {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        x
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_perfan"))
+        .args([
+            "record",
+            "--interval",
+            "1s",
+            "--duration",
+            "5s",
+            "--format",
+            "pcc",
+        ])
+        .arg("--output")
+        .arg(&cap)
+        .env_remove("PERFAN_DB")
+        .output()
+        .expect("run perfan record");
+    busy.join().expect("busy thread");
+    assert!(
+        out.status.success(),
+        "perfan record: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (html, summary) = perfan_report(&artifacts(), "live-recording", &[&cap], &[]);
+    let m = &summary["machines"][0];
+    let n = m["metrics"]["cpu_busy_pct"]["count"].as_u64().unwrap_or(0);
+    assert!((4..=5).contains(&n), "5 s at 1 s: {n} intervals");
+    let ids = chart_ids(&summary);
+    assert!(ids.iter().any(|c| c == "load"), "{ids:?}");
+    assert!(m["metrics"]["load1"]["count"].as_u64() == Some(n), "{m}");
+    if Path::new("/proc/pressure/cpu").exists() {
+        assert!(ids.iter().any(|c| c == "psi"), "{ids:?}");
+    }
+    let mut browser = launch();
+    let loaded = load(&mut browser, &html, "live-recording", false);
+    check("live-recording", &html, &summary, &loaded);
 }
 
 #[test]

@@ -611,6 +611,9 @@ fn report_from_the_store_equals_report_from_the_capture(db: &Db) {
         }
     }
     assert_eq!(ma["findings"], mb["findings"]);
+    let src = ma["sources"][0].as_str().unwrap();
+    assert!(src.starts_with("store ("), "{src}");
+    assert!(!src.contains("password"), "{src}");
     // An unknown machine is named in a one-line error.
     let e = db.fails(&[
         "report",

@@ -853,6 +853,15 @@ fn nets(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
             ),
         );
     }
+    if top.is_empty() && !left.is_empty() {
+        // Interfaces there are, but none moved a byte beyond loopback: a flat chart
+        // would say nothing the note above does not.
+        notes.add(
+            Section::Network,
+            "No traffic on any physical interface in this range.".to_string(),
+        );
+        return;
+    }
     if top.is_empty() {
         use Metric as M;
         let (r, t) = (

@@ -28,6 +28,9 @@ const MUTED: Rgb = (90, 90, 90);
 const GRID: Rgb = (225, 225, 225);
 const AXIS: Rgb = (110, 110, 110);
 const PAD: i32 = 12;
+/// Room right of a time axis: half of its widest tick label ("01-07 15:45"), so the
+/// last one is not cut at the edge.
+const RIGHT_PAD: i32 = 40;
 
 type R = Result<(), String>;
 
@@ -343,7 +346,7 @@ fn time_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &TimePlot
         .max()
         .unwrap_or(20);
     let left = PAD + label_w.max(24) + 10;
-    let right = w - 24;
+    let right = w - RIGHT_PAD;
     let plot_top = legend_bottom + 24;
     let bottom = h - 56;
     if bottom - plot_top < 40 || right - left < 80 {
@@ -486,7 +489,7 @@ fn heat_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &HeatPlot
     let rows = p.rows.len().max(1) as i32;
     let label_w = p.rows.iter().map(|r| c.width(r, SMALL)).max().unwrap_or(20);
     let left = PAD + label_w + 10;
-    let right = w - 24;
+    let right = w - RIGHT_PAD;
     let (x0, x1) = if p.x1 > p.x0 {
         (p.x0, p.x1)
     } else {
