@@ -30,6 +30,8 @@ pub struct StoreSink {
     rows_per_commit: usize,
     /// Rows dropped because the store refused them for too long.
     pub dropped_rows: u64,
+    /// The machine's newest stored interval when the sink opened.
+    resume_after_ms: Option<i64>,
 }
 
 impl StoreSink {
@@ -73,6 +75,7 @@ impl StoreSink {
                 .round()
                 .clamp(1.0, 100_000.0) as usize,
             dropped_rows: 0,
+            resume_after_ms: m.last_seen_ms,
         })
     }
 
@@ -100,6 +103,12 @@ impl StoreSink {
                     self.rows.drain(..n);
                     self.devices.retain(|d| d.timestamp_ms >= cut);
                     self.dropped_rows += n as u64;
+                    eprintln!(
+                        "perfan: warning: the store has refused rows for too long: dropped the \
+                         {n} oldest held rows ({} dropped in all, {} still held)",
+                        self.dropped_rows,
+                        self.rows.len()
+                    );
                 }
                 Err(perfcore::Error::Io {
                     path: "store".into(),
@@ -111,6 +120,10 @@ impl StoreSink {
 }
 
 impl RecordSink for StoreSink {
+    fn resume_after_ms(&self) -> Option<i64> {
+        self.resume_after_ms
+    }
+
     fn sample(&mut self, _raw: &RawSample, snap: &Snapshot<'_>) -> perfcore::Result<()> {
         self.facts.update(snap);
         if self.facts.hostname.is_none() {

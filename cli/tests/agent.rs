@@ -184,6 +184,40 @@ fn sigterm_finishes_flushes_and_exits_0_and_sighup_reopens() {
     assert!(new[0].timestamp_s() > old.last().unwrap().timestamp_s());
 }
 
+/// Ctrl-C on the default (store) sink: the rows held for the next commit (every
+/// 10 s by default) are written before the exit, which is 0.
+#[test]
+fn sigint_flushes_the_store_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("perf.db");
+    let mut child = perfan()
+        .args(["record", "-i", "200ms", "-q", "-m", "int", "--db"])
+        .arg(&db)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    // The store is created (and the machine registered) when the agent starts.
+    wait_for("the store", Duration::from_secs(20), || db.exists());
+    thread::sleep(Duration::from_millis(1500));
+    // Nothing is committed yet: the first commit is due after 10 s.
+    assert!(exported(&db, "int").is_empty());
+    signal(&child, "INT");
+    let st = wait_exit(&mut child, Duration::from_secs(5));
+    let ran = t0.elapsed().as_secs_f64();
+    assert_eq!(st.code(), Some(0));
+    let rows = exported(&db, "int");
+    // About one interval per 200 ms of the run, all of them stored.
+    assert!(rows.len() >= 5, "{}", rows.len());
+    assert!(
+        rows.len() as f64 <= ran / 0.2 + 1.0,
+        "{} in {ran} s",
+        rows.len()
+    );
+    let total: f64 = rows.iter().map(|r| r.row.elapsed_s).sum();
+    assert!((total - rows.len() as f64 * 0.2).abs() < 0.1, "{total}");
+}
+
 #[test]
 fn kill_9_leaves_a_readable_file_with_every_sample_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -223,7 +257,6 @@ fn kill_9_leaves_a_readable_file_with_every_sample_written() {
 
 #[test]
 fn an_unwritable_output_is_one_error_line_and_exit_1() {
-    let dir = tempfile::tempdir().unwrap();
     // procfs takes no new files, even for root.
     let o = run(perfan().args([
         "record",
@@ -239,19 +272,98 @@ fn an_unwritable_output_is_one_error_line_and_exit_1() {
     assert_eq!(e.lines().count(), 1, "{e}");
     assert!(e.starts_with("perfan: error: "), "{e}");
     assert!(e.contains("/proc/perfan-test/cap.json"), "{e}");
-    // A read-only directory (when not root, permissions are enough to show it).
+    // A read-only directory, for an unprivileged user (root writes anywhere: as root
+    // the test runs perfan as nobody).
+    let (dir, ro) = read_only_dir();
+    let o = run(unprivileged(&["record", "-i", "1s", "-d", "1s", "-o"]).arg(ro.join("c.json")));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("Permission denied"), "{e}");
+    assert!(e.contains("c.json"), "{e}");
+    // The store in a read-only directory: the same.
+    let o = run(unprivileged(&["record", "-i", "1s", "-d", "1s", "--db"]).arg(ro.join("perf.db")));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("perf.db"), "{e}");
+    drop(dir);
+}
+
+/// A temp directory anyone may enter, holding `ro/`, which nobody but root may
+/// write to.
+fn read_only_dir() -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let ro = dir.path().join("ro");
     std::fs::create_dir(&ro).unwrap();
-    let mut perm = std::fs::metadata(&ro).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o555);
-    std::fs::set_permissions(&ro, perm).unwrap();
-    if std::fs::write(ro.join("probe"), "x").is_err() {
-        let o = run(perfan()
-            .args(["record", "-i", "1s", "-d", "1s", "-o"])
-            .arg(ro.join("c.json")));
-        assert_eq!(o.status.code(), Some(1));
-        assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    (dir, ro)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.trim_ascii() == b"0")
+        .unwrap_or(false)
+}
+
+/// perfan with `args`, as the user nobody when this runs as root.
+fn unprivileged(args: &[&str]) -> Command {
+    let mut c = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_perfan"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_perfan"))
+    };
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PERFAN_") || k.starts_with("PCC_") {
+            c.env_remove(k);
+        }
     }
+    c.env("HOME", "/nonexistent").args(args);
+    c
+}
+
+/// Log rotation into a directory that became read-only: the reopen fails with a
+/// warning and the agent goes on writing the file it has open; nothing is lost.
+#[test]
+fn a_failed_reopen_keeps_writing_the_old_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (dir, ro) = read_only_dir();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = ro.join("cap.json");
+    let mut child = unprivileged(&["record", "--interval", "1s", "-o"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("two samples", Duration::from_secs(20), || {
+        capture_samples(&out).len() >= 2
+    });
+    let rotated = ro.join("cap.json.1");
+    std::fs::rename(&out, &rotated).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let before = capture_samples(&rotated).len();
+    signal(&child, "HUP");
+    wait_for("samples after the reopen", Duration::from_secs(20), || {
+        capture_samples(&rotated).len() >= before + 2
+    });
+    let err = stop(&mut child);
+    assert!(
+        err.contains("reopening the output failed, still writing the old file"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let all = capture_samples(&rotated);
+    let ts: Vec<i64> = all.iter().map(|s| s.timestamp_s()).collect();
+    assert!(ts.windows(2).all(|w| w[1] > w[0]), "{ts:?}");
+    drop(dir);
 }
 
 #[test]
@@ -360,6 +472,66 @@ fn record_goes_to_the_store_by_default() {
         .arg(&db));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(exported(&db, "m-store").len(), rows.len() + 2);
+}
+
+/// The wall clock went back while the agent was stopped: the store already holds
+/// newer rows than now. A restarted agent stamps its samples after them (ordered,
+/// nothing dropped as a duplicate), and says so.
+#[test]
+fn a_restart_behind_the_stored_rows_records_after_them() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("perf.db");
+    let rec = |d: &str| {
+        run(perfan()
+            .args(["record", "-i", "200ms", "-d", d, "-q", "-m", "m", "--db"])
+            .arg(&db))
+    };
+    let o = rec("600ms");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = exported(&db, "m");
+    assert_eq!(first.len(), 3);
+    // Move what is stored an hour into the future: as if the clock had been an hour
+    // ahead during the first run and was then corrected.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+                .await
+                .unwrap();
+            for q in [
+                "UPDATE interval_metrics SET ts_ms = ts_ms + 3600000",
+                "UPDATE device_values SET ts_ms = ts_ms + 3600000",
+                "UPDATE machines SET last_seen_ms = last_seen_ms + 3600000",
+            ] {
+                sqlx::query(q).execute(&mut c).await.unwrap();
+            }
+            c.close().await.unwrap();
+        });
+    let future = first.last().unwrap().row.timestamp_ms + 3_600_000;
+    let o = rec("1s");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("wall clock stepped back"),
+        "{}",
+        stderr(&o)
+    );
+    let all = exported(&db, "m");
+    // Three old rows and the five new intervals: none lost as a duplicate.
+    assert_eq!(all.len(), 3 + 5, "{}", all.len());
+    let ts: Vec<i64> = all.iter().map(|r| r.row.timestamp_ms).collect();
+    assert!(ts.windows(2).all(|w| w[1] > w[0]), "{ts:?}");
+    assert!(ts[3] > future, "{ts:?}");
+    // Rates follow the monotonic clock: each new interval is about 200 ms long.
+    for r in &all[3..] {
+        assert!(
+            (0.15..0.3).contains(&r.row.elapsed_s),
+            "{}",
+            r.row.elapsed_s
+        );
+    }
 }
 
 #[test]
@@ -579,6 +751,8 @@ struct Received {
     /// Requests that did not carry the right key or machine id.
     bad: Vec<String>,
     requests: u64,
+    /// Uploads answered only after the agent's timeout (slow mode).
+    slow_uploads: u64,
 }
 
 struct Receiver {
@@ -726,7 +900,13 @@ fn handle(mut conn: TcpStream, mode: &AtomicU32, got: &Mutex<Received>) {
     let samples = perfcore::capture::read_all(text.as_slice()).unwrap();
     let ts: Vec<i64> = samples.iter().map(|s| s.timestamp_s()).collect();
     let n = ts.len();
-    got.lock().unwrap().uploads.push(ts);
+    {
+        let mut g = got.lock().unwrap();
+        g.uploads.push(ts);
+        if m == Mode::Slow {
+            g.slow_uploads += 1;
+        }
+    }
     if m == Mode::Slow {
         // Stored, but the answer comes after the agent's timeout: it will send the
         // batch again, and the dedupe by timestamp must make that harmless.
@@ -879,8 +1059,8 @@ fn shipping_survives_down_500_and_slow_server_and_delivers_everything_once() {
     wait_for("500s", Duration::from_secs(30), || rx.got().requests >= 2);
     // Slow: past the agent's 1 s timeout.
     rx.set(Mode::Slow);
-    wait_for("slow requests", Duration::from_secs(30), || {
-        rx.got().requests >= 4
+    wait_for("slow uploads", Duration::from_secs(30), || {
+        rx.got().slow_uploads >= 2
     });
     // Back to normal: everything spooled goes out, in order.
     rx.set(Mode::Ok);
@@ -895,6 +1075,15 @@ fn shipping_survives_down_500_and_slow_server_and_delivers_everything_once() {
     let err = stop(&mut child);
     assert!(err.contains("server not reachable"), "{err}");
     assert!(err.contains("server reachable again"), "{err}");
+    // The agent gave up on the slow answers (its 1 s timeout, not the 2.5 s the
+    // server took) and sent those batches again: one batch arrived twice in a row.
+    let got = rx.got();
+    assert!(
+        got.uploads.windows(2).any(|w| w[0] == w[1]),
+        "no batch was resent after a timeout: {:?}",
+        got.uploads
+    );
+    drop(got);
     assert_all_arrived_in_order(&rx, &cap);
     assert_eq!(std::fs::read_dir(spool.join("batches")).unwrap().count(), 0);
 }

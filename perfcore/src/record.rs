@@ -288,6 +288,21 @@ pub trait RecordSink {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+
+    /// Whether the sink writes timestamps in whole seconds (the older capture
+    /// format, the portal CSV, shipping): the recorder then never gives two samples
+    /// the same second, even while the wall clock is behind.
+    fn whole_seconds(&self) -> bool {
+        false
+    }
+
+    /// The newest timestamp (ms) the sink already holds from an earlier run (a
+    /// store the agent records into again): the recorder stamps every new sample
+    /// after it, so a wall clock that went back across a restart cannot make new
+    /// samples collide with stored ones.
+    fn resume_after_ms(&self) -> Option<i64> {
+        None
+    }
 }
 
 impl<S: RecordSink + ?Sized> RecordSink for Box<S> {
@@ -308,6 +323,12 @@ impl<S: RecordSink + ?Sized> RecordSink for Box<S> {
     }
     fn finish(&mut self) -> Result<()> {
         (**self).finish()
+    }
+    fn whole_seconds(&self) -> bool {
+        (**self).whole_seconds()
+    }
+    fn resume_after_ms(&self) -> Option<i64> {
+        (**self).resume_after_ms()
     }
 }
 
@@ -353,6 +374,12 @@ impl RecordSink for Tee {
     }
     fn finish(&mut self) -> Result<()> {
         self.each(|s| s.finish())
+    }
+    fn whole_seconds(&self) -> bool {
+        self.0.iter().any(|s| s.whole_seconds())
+    }
+    fn resume_after_ms(&self) -> Option<i64> {
+        self.0.iter().filter_map(|s| s.resume_after_ms()).max()
     }
 }
 
@@ -546,10 +573,15 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
         // tick parses only the new one; its buffers are reused for the next read.
         let mut prev: Option<ParsedSample> = None;
         let mut cur = RawSample::default();
-        // (timestamp, monotonic) of the last sample, for clamping.
-        let mut last_stamp: Option<(i64, u64)> = None;
-        let mut clamping = false;
         let start = self.clock.monotonic_ns();
+        // (timestamp, monotonic) of the last sample, for clamping; seeded from what
+        // the sink holds from an earlier run.
+        let mut last_stamp: Option<(i64, u64)> = sink.resume_after_ms().map(|t| (t, start));
+        let mut clamping = false;
+        // Timestamps compare at the sink's resolution: whole seconds for a sink that
+        // writes them (two samples in one second would be one to it).
+        let whole = sink.whole_seconds();
+        let resolution = |ms: i64| if whole { ms.div_euclid(1000) } else { ms };
         // Tick 0 is taken at start; tick k ≥ 1 is due at `base + k × interval`.
         // Aligned, `base` puts the ticks half-way through wall-clock seconds: a
         // tick can then be up to half a second late (or the wall clock drift as
@@ -587,7 +619,7 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
                 Ok(()) => {
                     cur.monotonic_ns = Some(mono);
                     cur.timestamp_ms = match last_stamp {
-                        Some((last_ts, last_mono)) if wall <= last_ts => {
+                        Some((last_ts, last_mono)) if resolution(wall) <= resolution(last_ts) => {
                             stats.clamped_timestamps += 1;
                             if !clamping {
                                 clamping = true;
@@ -597,10 +629,25 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
                                 });
                             }
                             // Follow the monotonic clock 1% slow, so the timestamps meet
-                            // the wall clock again (after 100 s per second stepped back).
+                            // the wall clock again (after 100 s per second stepped back),
+                            // but always into the next unit of the sink's resolution.
+                            // In whole seconds at a 1 s interval there is no room to slow
+                            // down (n samples need n distinct seconds): the timestamps
+                            // then stay ahead of the wall clock by the step until the
+                            // agent restarts; at 2 s and more they meet it again.
                             let elapsed_ms = mono.saturating_sub(last_mono) / 1_000_000;
-                            let slewed = (elapsed_ms - elapsed_ms / 100).max(1);
-                            last_ts.saturating_add(i64::try_from(slewed).unwrap_or(i64::MAX))
+                            let slewed = last_ts.saturating_add(
+                                i64::try_from(elapsed_ms - elapsed_ms / 100).unwrap_or(i64::MAX),
+                            );
+                            let next = if whole {
+                                last_ts
+                                    .div_euclid(1000)
+                                    .saturating_add(1)
+                                    .saturating_mul(1000)
+                            } else {
+                                last_ts.saturating_add(1)
+                            };
+                            slewed.max(next)
                         }
                         _ => {
                             if clamping {
@@ -790,6 +837,10 @@ impl CaptureFileSink {
 }
 
 impl RecordSink for CaptureFileSink {
+    fn whole_seconds(&self) -> bool {
+        true
+    }
+
     fn sample(&mut self, raw: &RawSample, _snap: &Snapshot<'_>) -> Result<()> {
         let buf = self.writer.get_mut();
         buf.clear();
@@ -932,6 +983,10 @@ impl PortalFileSink {
 }
 
 impl RecordSink for PortalFileSink {
+    fn whole_seconds(&self) -> bool {
+        true
+    }
+
     fn interval(&mut self, iv: &Interval, _cur: &Snapshot<'_>) -> Result<()> {
         self.writer.get_mut().clear();
         self.writer
@@ -1053,6 +1108,10 @@ mod tests {
         flushed: u32,
         reopened: u32,
         fail_intervals: bool,
+        /// Plays a whole-second sink.
+        whole: bool,
+        /// Plays a sink holding data up to this timestamp from an earlier run.
+        resume: Option<i64>,
     }
 
     impl RecordSink for Keep {
@@ -1076,6 +1135,12 @@ mod tests {
         fn reopen(&mut self) -> Result<()> {
             self.reopened += 1;
             Ok(())
+        }
+        fn whole_seconds(&self) -> bool {
+            self.whole
+        }
+        fn resume_after_ms(&self) -> Option<i64> {
+            self.resume
         }
     }
 
@@ -1201,6 +1266,106 @@ mod tests {
             .filter(|e| e.starts_with("ClockSteppedBack"))
             .collect();
         assert_eq!(stepped.len(), 1, "{events:?}");
+    }
+
+    #[test]
+    fn a_whole_second_sink_never_gets_one_second_twice_after_a_step_back() {
+        let mut clock = ManualClock::new(0, T0);
+        // An hour back after the 3rd sample, at 1 s: 150 samples.
+        clock.wall_steps = vec![(3, -3_600_000)];
+        let opts = RecordOptions::new(Duration::from_secs(1)).max_samples(150);
+        let mut rec = Recorder::new(fake(), clock, opts);
+        let mut sink = Keep {
+            whole: true,
+            ..Keep::default()
+        };
+        let stats = rec.run(&mut sink).unwrap();
+        let secs: Vec<i64> = sink.samples.iter().map(|s| s.0.div_euclid(1000)).collect();
+        // Slewing 1% slow would reach a repeated second after ~50 samples (.500,
+        // .490, ... .000, .990 of the same second): each sample must get the next one.
+        let t0 = T0.div_euclid(1000);
+        let want: Vec<i64> = (0..150).map(|k| t0 + k).collect();
+        assert_eq!(secs, want);
+        assert_eq!(stats.clamped_timestamps, 147);
+        // Within its second, the stamp still slews: 2.500 + 990 ms = 3.490, ...
+        assert_eq!(sink.samples[3].0 - T0, 2990);
+        assert_eq!(sink.samples[4].0 - T0, 3980);
+        // Sample k ≥ 3 at 990 k + 20 ms after T0 (a .500 second), i.e. 990 k + 520
+        // into second t0: in second k up to k = 52 (52,000); sample 53 would land at
+        // 52,990, still second 52, so it goes to the start of second 53 (52,500
+        // after T0), and every later one a second further.
+        assert_eq!(sink.samples[52].0 - T0, 51_500);
+        assert_eq!(sink.samples[53].0 - T0, 52_500);
+        assert_eq!(sink.samples[149].0 - T0, 148_500);
+    }
+
+    #[test]
+    fn a_whole_second_sink_meets_the_wall_clock_again_at_10_s() {
+        let mut clock = ManualClock::new(0, T0);
+        // Back 20 s before the 3rd sample: its wall clock reads 10 s before the 2nd's.
+        clock.wall_steps = vec![(2, -20_000)];
+        let opts = RecordOptions::new(Duration::from_secs(10)).max_samples(115);
+        let mut events = Vec::new();
+        let mut rec =
+            Recorder::new(fake(), clock, opts).on_event(|e| events.push(format!("{e:?}")));
+        let mut sink = Keep {
+            whole: true,
+            ..Keep::default()
+        };
+        let stats = rec.run(&mut sink).unwrap();
+        drop(rec);
+        let ts: Vec<i64> = sink.samples.iter().map(|s| s.0 - T0).collect();
+        // Sample k ≥ 2: wall 10,000 (k − 2) ms after T0 (a .500 second); clamped,
+        // 10,000 + 9,900 (k − 1): 100 ms a sample closer. At k = 102 the wall clock
+        // (1,000,000) equals the last stamp; k = 103..107 read the wall clock in the
+        // same second as the last stamp (its phase falls .400, .300, ... .000, then
+        // .900 of the second before): clamped on. At k = 108 the wall clock
+        // (1,060,000, second t0 + 1060) is a second past the last stamp (1,059,400,
+        // second t0 + 1059): recovered after 106 clamped samples.
+        assert_eq!(ts[2], 19_900);
+        assert_eq!(ts[3], 29_800);
+        assert_eq!(ts[101], 1_000_000);
+        assert_eq!(ts[107], 1_059_400);
+        assert_eq!(ts[108], 1_060_000);
+        assert_eq!(ts[114], 1_120_000);
+        assert_eq!(stats.clamped_timestamps, 106);
+        assert!(
+            ts.windows(2)
+                .all(|w| w[1].div_euclid(1000) > w[0].div_euclid(1000))
+        );
+        assert!(events.iter().any(|e| e == "ClockRecovered"), "{events:?}");
+    }
+
+    #[test]
+    fn a_sink_holding_later_data_gets_samples_after_it() {
+        // The store holds a sample an hour ahead of this run's wall clock (the clock
+        // was stepped back while the agent was stopped).
+        let ahead = T0 + 3_600_000;
+        let clock = ManualClock::new(0, T0);
+        let opts = RecordOptions::new(Duration::from_secs(1)).max_samples(4);
+        let mut rec = Recorder::new(fake(), clock, opts);
+        let mut sink = Keep {
+            resume: Some(ahead),
+            ..Keep::default()
+        };
+        let stats = rec.run(&mut sink).unwrap();
+        let ts: Vec<i64> = sink.samples.iter().map(|s| s.0 - ahead).collect();
+        // 1 ms after the stored one, then the monotonic second less 1%.
+        assert_eq!(ts, vec![1, 991, 1981, 2971]);
+        assert_eq!(stats.clamped_timestamps, 4);
+        // Behind the wall clock, a sink's older data changes nothing.
+        let mut rec = Recorder::new(
+            fake(),
+            ManualClock::new(0, T0),
+            RecordOptions::new(Duration::from_secs(1)).max_samples(2),
+        );
+        let mut sink = Keep {
+            resume: Some(T0 - 10_000),
+            ..Keep::default()
+        };
+        let stats = rec.run(&mut sink).unwrap();
+        assert_eq!(sink.samples[0].0, T0);
+        assert_eq!(stats.clamped_timestamps, 0);
     }
 
     #[test]

@@ -941,6 +941,10 @@ pub fn trickle_body(identifier: &str, sample: &RawSample) -> String {
 }
 
 impl RecordSink for ShipSink {
+    fn whole_seconds(&self) -> bool {
+        true
+    }
+
     fn sample(&mut self, raw: &RawSample, _snap: &Snapshot<'_>) -> Result<()> {
         let ts = raw.timestamp_s();
         match &self.format {
