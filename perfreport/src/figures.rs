@@ -451,7 +451,7 @@ fn load(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
             M::ProcsBlocked,
             "tasks blocked on I/O",
             palette::VERMILLION,
-            false,
+            true,
         ),
     ] {
         if let Some(v) = ctx.cols.get(m) {

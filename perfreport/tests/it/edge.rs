@@ -3,7 +3,7 @@
 //! clean error), never a panic.
 
 use perfcore::metrics::{DeviceKind, IntervalRow, Metric};
-use perfreport::{DeviceSeries, Error, MachineSeries, ReportOptions};
+use perfreport::{CounterReset, DeviceSeries, Error, MachineSeries, ReportOptions, Severity};
 
 use crate::series::{T0, cpu, machine};
 
@@ -130,7 +130,117 @@ fn huge_values_and_a_wide_chart() {
     let mut opts = ReportOptions::default();
     opts.chart_width = 100_000;
     let r = perfreport::build(&[m], &opts).expect("report");
-    assert!(!r.html().is_empty());
+    let html = r.html();
+    let svgs: Vec<&str> = html
+        .split("<svg class=\"chart\"")
+        .skip(1)
+        .map(|s| &s[..s.find("</svg>").expect("end of svg")])
+        .collect();
+    assert_eq!(r.machines()[0].chart_ids(), ["net-throughput"]);
+    assert_eq!(svgs.len(), 1);
+    let svg = svgs[0];
+    // 100,000 pixels asked for, 4000 drawn.
+    assert!(
+        svg.contains(" width=\"4000\" ") && svg.contains(" viewBox=\"0 0 4000 "),
+        "{}",
+        &svg[..svg.find('>').unwrap_or(0)]
+    );
+    let texts: Vec<&str> = svg
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let body = &t[t.find('>')? + 1..];
+            Some(body[..body.find("</text>")?].trim())
+        })
+        .collect();
+    for t in &texts {
+        let l = t.to_lowercase();
+        assert!(
+            !l.contains("nan") && !l.contains("inf") && !t.contains('∞'),
+            "{t}"
+        );
+    }
+    // Received up to 29 × 1e300 B/s = 2.58e286 PiB/s: ticks 0, 1e286, 2e286, 3e286
+    // above the axis and the same below it (sent), every one a finite number.
+    assert!(texts.contains(&"PiB/s    ▲ received   ▼ sent"), "{texts:?}");
+    let ticks: Vec<f64> = texts.iter().filter_map(|t| t.parse::<f64>().ok()).collect();
+    assert_eq!(ticks.len(), 7, "{texts:?}");
+    for (got, want) in ticks.iter().zip([0.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0]) {
+        assert!(
+            got.is_finite() && (got / 1e286 - want).abs() < 1e-9,
+            "{got}"
+        );
+    }
+    let top = 29.0 * 1e300 / 1024f64.powi(5);
+    assert!(ticks[3] >= top && ticks[2] < top);
+}
+
+#[test]
+fn counter_resets_are_counted_per_counter() {
+    // sda reset three times (listed out of order), eth0 and cpu3 once each.
+    let mut m = machine("resets", 20, |_, r| cpu(r, 20.0, 0.0, 0.0));
+    m.events.counter_resets = Some(vec![
+        CounterReset::new(T0 + 40_000, "disk:sda"),
+        CounterReset::new(T0 + 65_000, "net:eth0"),
+        CounterReset::new(T0 + 15_000, "disk:sda"),
+        CounterReset::new(T0 + 90_000, "disk:sda"),
+        CounterReset::new(T0 + 30_000, "cpu:3"),
+    ]);
+    let r = report(&[m]);
+    let q = &r.machines()[0].quality;
+    let resets: Vec<(&str, u64, i64)> = q
+        .counter_resets
+        .as_ref()
+        .expect("resets known")
+        .iter()
+        .map(|c| (c.counter.as_str(), c.count, c.first_ms - T0))
+        .collect();
+    // Most resets first, then by name; the first time is the earliest.
+    assert_eq!(
+        resets,
+        [
+            ("disk:sda", 3, 15_000),
+            ("cpu:3", 1, 30_000),
+            ("net:eth0", 1, 65_000)
+        ]
+    );
+    assert_eq!(q.reset_total(), Some(5));
+    assert!(!q.is_clean());
+    assert!(r.html().contains(
+        "<tr><td>Counter resets</td><td class=\"text\">disk:sda ×3 (first 2026-01-07 19:10:15 UTC), \
+         cpu:3 ×1 (first 2026-01-07 19:10:30 UTC), net:eth0 ×1 (first 2026-01-07 19:11:05 UTC)</td></tr>"
+    ));
+    let j = r.json();
+    assert_eq!(j["machines"][0]["quality"]["counter_resets"][0]["count"], 3);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.id == "data_quality")
+        .expect("data_quality finding");
+    assert_eq!(f.severity, Severity::Info);
+    assert!(
+        f.text.starts_with("The data has 5 counter resets."),
+        "{}",
+        f.text
+    );
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.label == "counter resets" && e.value == 5.0)
+    );
+    // One reset: singular.
+    let mut m = machine("one", 20, |_, r| cpu(r, 20.0, 0.0, 0.0));
+    m.events.counter_resets = Some(vec![CounterReset::new(T0 + 50_000, "net:eth0")]);
+    let r = report(&[m]);
+    assert!(
+        r.html()
+            .contains("<td class=\"text\">net:eth0 ×1 (first 2026-01-07 19:10:50 UTC)</td>")
+    );
+    assert!(
+        r.findings()
+            .iter()
+            .any(|f| f.text.starts_with("The data has 1 counter reset."))
+    );
 }
 
 #[test]

@@ -227,6 +227,27 @@ fn saturated_disk_needs_util_and_await() {
     // Busiest first: nvme0n1 (99% util) before sda; the partition left out.
     let html = r.html();
     assert!(html.contains("Not charted: partitions sda1"));
+    let util_svg = html
+        .split("data-chart=\"disk-util\"")
+        .nth(1)
+        .expect("disk-util chart");
+    let util_svg = &util_svg[..util_svg.find("</svg>").expect("end of svg")];
+    let legend: Vec<&str> = util_svg
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let body = &t[t.find('>')? + 1..];
+            Some(body[..body.find("</text>")?].trim())
+        })
+        .filter(|t| t.starts_with("nvme") || t.starts_with("sd"))
+        .collect();
+    assert_eq!(legend, ["nvme0n1", "sda"]);
+    // In the disk table too, the partition last.
+    let row = |d: &str| {
+        html.find(&format!("<tr><td>{d}</td>"))
+            .unwrap_or_else(|| panic!("table row of {d}"))
+    };
+    assert!(row("nvme0n1") < row("sda") && row("sda") < row("sda1"));
 }
 
 #[test]
@@ -306,4 +327,614 @@ fn thresholds_can_be_changed() {
     let r = perfreport::build(&[m], &opts).expect("report");
     assert_eq!(find(&r, "steal").time_share, Some(1.0));
     assert_eq!(r.json()["thresholds"]["steal_pct"], 4.0);
+}
+
+fn fires(r: &perfreport::Report, id: &str) -> bool {
+    r.findings().iter().any(|f| f.id == id)
+}
+
+/// The rule ran on this data (so that not firing means something).
+fn evaluated(r: &perfreport::Report, id: &str) -> bool {
+    r.machines()[0]
+        .checks
+        .iter()
+        .any(|c| c.id == id && c.evaluated)
+}
+
+fn evidence(f: &Finding, label: &str) -> f64 {
+    f.evidence
+        .iter()
+        .find(|e| e.label == label)
+        .unwrap_or_else(|| panic!("no evidence {label:?} in {:?}", f.evidence))
+        .value
+}
+
+#[test]
+fn cpu_saturation_at_its_threshold() {
+    // Busy exactly 90% for 10 of 100 intervals: 10% of the time.
+    let r = build(machine("m", 100, |i, r| {
+        cpu(r, if i < 10 { 90.0 } else { 10.0 }, 0.0, 0.0)
+    }));
+    let f = find(&r, "cpu_saturation");
+    assert_eq!((f.severity, f.time_share), (Severity::Warning, Some(0.1)));
+    assert!(
+        f.text.starts_with(
+            "The CPUs were 90% busy or more for 10% of the time (50 s of 8 min 20 s)."
+        ),
+        "{}",
+        f.text
+    );
+    assert_eq!(evidence(f, "time above the threshold"), 50.0);
+    // Busy 89.9% all the time, or 90% for 9% of the time: no finding.
+    let r = build(machine("m", 100, |_, r| cpu(r, 89.9, 0.0, 0.0)));
+    assert!(evaluated(&r, "cpu_saturation") && !fires(&r, "cpu_saturation"));
+    let r = build(machine("m", 100, |i, r| {
+        cpu(r, if i < 9 { 90.0 } else { 10.0 }, 0.0, 0.0)
+    }));
+    assert!(!fires(&r, "cpu_saturation"), "{:?}", ids(&r));
+}
+
+#[test]
+fn steal_at_its_threshold() {
+    let r = build(machine("vm", 100, |i, r| {
+        cpu(r, 30.0, 0.0, if i < 10 { 10.0 } else { 0.0 })
+    }));
+    let f = find(&r, "steal");
+    assert_eq!((f.severity, f.time_share), (Severity::Warning, Some(0.1)));
+    assert!(
+        f.text
+            .contains("steal above 10% for 10% of the time (50 s of 8 min 20 s)"),
+        "{}",
+        f.text
+    );
+    // Average 1%, p95 10% (type 7: between the 95th and 96th of 100 sorted values).
+    assert_eq!(evidence(f, "steal, average"), 1.0);
+    assert_eq!(evidence(f, "steal, p95"), 10.0);
+    let r = build(machine("vm", 100, |_, r| cpu(r, 30.0, 0.0, 9.9)));
+    assert!(evaluated(&r, "steal") && !fires(&r, "steal"));
+    let r = build(machine("vm", 100, |i, r| {
+        cpu(r, 30.0, 0.0, if i < 9 { 10.0 } else { 0.0 })
+    }));
+    assert!(!fires(&r, "steal"));
+}
+
+#[test]
+fn iowait_at_its_threshold() {
+    let r = build(machine("m", 100, |i, r| {
+        cpu(r, 10.0, if i < 10 { 20.0 } else { 1.0 }, 0.0)
+    }));
+    let f = find(&r, "iowait");
+    assert_eq!((f.severity, f.time_share), (Severity::Warning, Some(0.1)));
+    assert!(
+        f.text.contains("(iowait 20% or more) for 10% of the time")
+            && f.text.contains("iowait p95 20%, max 20%."),
+        "{}",
+        f.text
+    );
+    assert_eq!(evidence(f, "iowait, max"), 20.0);
+    let r = build(machine("m", 100, |_, r| cpu(r, 10.0, 19.9, 0.0)));
+    assert!(evaluated(&r, "iowait") && !fires(&r, "iowait"));
+    let r = build(machine("m", 100, |i, r| {
+        cpu(r, 10.0, if i < 9 { 20.0 } else { 1.0 }, 0.0)
+    }));
+    assert!(!fires(&r, "iowait"));
+}
+
+#[test]
+fn memory_pressure_at_its_threshold() {
+    let mem = |low: usize, avail: f64| {
+        build(machine("m", 100, move |i, r| {
+            cpu(r, 10.0, 0.0, 0.0);
+            r.set(Metric::MemTotalBytes, Some(1000.0));
+            r.set(
+                Metric::MemAvailableBytes,
+                Some(if i < low { avail } else { 600.0 }),
+            );
+        }))
+    };
+    // 9.9% available for 10% of the time.
+    let r = mem(10, 99.0);
+    let f = find(&r, "memory_pressure");
+    assert_eq!((f.severity, f.time_share), (Severity::Warning, Some(0.1)));
+    assert!(
+        f.text.starts_with(
+            "Less than 10% of memory was available for 10% of the time (50 s of 8 min 20 s). \
+             At the lowest, 9.9% was available."
+        ),
+        "{}",
+        f.text
+    );
+    assert!((evidence(f, "available memory, minimum") - 9.9).abs() < 1e-9);
+    // Exactly 10% available is not below 10%; 9.9% for 9% of the time is too short.
+    let r = mem(100, 100.0);
+    assert!(evaluated(&r, "memory_pressure") && !fires(&r, "memory_pressure"));
+    let r = mem(9, 99.0);
+    assert!(!fires(&r, "memory_pressure"));
+}
+
+#[test]
+fn swapping_is_sustained_from_five_percent_of_the_time() {
+    let swap = |n: usize| {
+        build(machine("m", 100, move |i, r| {
+            cpu(r, 10.0, 0.0, 0.0);
+            r.set(Metric::SwapInPagesPerS, Some(if i < n { 4.0 } else { 0.0 }));
+            r.set(
+                Metric::SwapOutPagesPerS,
+                Some(if i < n { 2.0 } else { 0.0 }),
+            );
+        }))
+    };
+    let r = swap(5);
+    let f = find(&r, "swapping");
+    assert_eq!((f.severity, f.time_share), (Severity::Warning, Some(0.05)));
+    assert_eq!(f.title, "Sustained swapping");
+    // 5 intervals × 5 s × 4 pages/s in, × 2 out.
+    assert_eq!(evidence(f, "pages swapped in"), 100.0);
+    assert_eq!(evidence(f, "pages swapped out"), 50.0);
+    assert!(
+        f.text.contains("100 pages in and 50 pages out in total"),
+        "{}",
+        f.text
+    );
+    let r = swap(4);
+    let f = find(&r, "swapping");
+    assert_eq!((f.severity, f.time_share), (Severity::Info, Some(0.04)));
+    assert_eq!(f.title, "Some swapping");
+    assert!(
+        f.text.ends_with("Short bursts; not sustained."),
+        "{}",
+        f.text
+    );
+    let r = swap(0);
+    assert!(evaluated(&r, "swapping") && !fires(&r, "swapping"));
+}
+
+#[test]
+fn cpu_held_back_at_its_thresholds() {
+    // Two CPUs; `running` tasks and `busy` % for the first `n` intervals.
+    let held = |n: usize, running: f64, busy: f64| {
+        let mut m = machine("m", 100, move |i, r| {
+            let hot = i < n;
+            cpu(r, if hot { busy } else { 20.0 }, 0.0, 0.0);
+            r.set(Metric::ProcsRunning, Some(if hot { running } else { 1.0 }));
+        });
+        m.facts.cpu_count = Some(2);
+        build(m)
+    };
+    let r = held(10, 3.0, 69.0);
+    let f = find(&r, "cpu_held_back");
+    assert_eq!((f.severity, f.time_share), (Severity::Warning, Some(0.1)));
+    assert!(
+        f.text.starts_with(
+            "More tasks were runnable than there are CPUs (2), yet the CPUs were less than 70% busy, \
+             for 10% of the time (50 s of 8 min 20 s)."
+        ),
+        "{}",
+        f.text
+    );
+    assert_eq!(evidence(f, "CPUs"), 2.0);
+    // Not more tasks than CPUs; not under 70% busy; not for long enough.
+    for r in [held(10, 2.0, 69.0), held(10, 3.0, 70.0), held(9, 3.0, 69.0)] {
+        assert!(evaluated(&r, "cpu_held_back") && !fires(&r, "cpu_held_back"));
+    }
+}
+
+#[test]
+fn one_cpu_saturated_at_its_threshold() {
+    // cpu0 at `idle0` % idle for the first `n` intervals; cpu1 10% busy.
+    let single = |n: usize, idle0: f64, machine_user: f64| {
+        let mut m = machine("m", 100, |_, r| cpu(r, machine_user, 0.0, 0.0));
+        m.facts.cpu_count = Some(2);
+        m.devices
+            .push(device(&m, DeviceKind::Cpu, "0", "idle_pct", |i| {
+                if i < n { idle0 } else { 60.0 }
+            }));
+        m.devices
+            .push(device(&m, DeviceKind::Cpu, "1", "idle_pct", |_| 90.0));
+        build(m)
+    };
+    let r = single(10, 10.0, 50.0);
+    let f = find(&r, "cpu_single");
+    assert_eq!(f.subject.as_deref(), Some("cpu0"));
+    assert_eq!((f.severity, f.time_share), (Severity::Warning, Some(0.1)));
+    assert_eq!(evidence(f, "cpu0 at or above the threshold"), 10.0);
+    assert!(
+        f.text.contains(
+            "for 10% of the time (50 s of 8 min 20 s), while all 2 CPUs together averaged 50% busy"
+        ),
+        "{}",
+        f.text
+    );
+    // 89.9% busy, or 90% for 9% of the time: no finding.
+    for r in [single(10, 10.1, 50.0), single(9, 10.0, 50.0)] {
+        assert!(evaluated(&r, "cpu_single") && !fires(&r, "cpu_single"));
+    }
+    // The whole machine saturated: that finding, not this one.
+    let r = single(100, 0.0, 95.0);
+    assert!(fires(&r, "cpu_saturation"));
+    assert!(!fires(&r, "cpu_single"), "{:?}", ids(&r));
+    // Pinned all the time: still a warning, never critical.
+    let r = single(100, 0.0, 50.0);
+    let f = find(&r, "cpu_single");
+    assert_eq!((f.severity, f.time_share), (Severity::Warning, Some(1.0)));
+}
+
+#[test]
+fn psi_fires_at_its_threshold() {
+    // I/O pressure 10% for 10 of 100 intervals (full up to 4%); CPU pressure 30%
+    // for 60 of them.
+    let r = build(machine("m", 100, |i, r| {
+        cpu(r, 20.0, 0.0, 0.0);
+        r.set(Metric::PsiIoSomePct, Some(if i < 10 { 10.0 } else { 2.0 }));
+        r.set(Metric::PsiIoFullPct, Some(if i < 10 { 4.0 } else { 0.0 }));
+        r.set(Metric::PsiCpuSomePct, Some(if i < 60 { 30.0 } else { 1.0 }));
+    }));
+    let psi: Vec<_> = r.findings().into_iter().filter(|f| f.id == "psi").collect();
+    let subjects: Vec<_> = psi.iter().map(|f| f.subject.as_deref()).collect();
+    assert_eq!(subjects, [Some("CPU"), Some("I/O")], "critical first");
+    let (c, io) = (psi[0], psi[1]);
+    assert_eq!((c.severity, c.time_share), (Severity::Critical, Some(0.6)));
+    assert_eq!(evidence(c, "CPU pressure (some), p95"), 30.0);
+    assert_eq!((io.severity, io.time_share), (Severity::Warning, Some(0.1)));
+    assert_eq!(
+        io.text,
+        "Some tasks were stalled waiting for I/O 10% of the time or more (PSI) for 10% of the time \
+         (50 s of 8 min 20 s). At times all tasks stalled at once (full pressure up to 4%)."
+    );
+    assert_eq!(evidence(io, "I/O pressure (some), p95"), 10.0);
+    assert_eq!(evidence(io, "I/O pressure (full), max"), 4.0);
+    assert_eq!(io.longest.as_ref().map(|l| l.length_s), Some(50.0));
+    assert!(
+        io.thresholds
+            .iter()
+            .any(|t| t.name == "psi_io_some_pct ≥" && t.value == 10.0)
+    );
+    // 9.9% for 10% of the time, or 10% for 9% of the time: nothing.
+    for (n, v) in [(10, 9.9), (9, 10.0)] {
+        let r = build(machine("m", 100, |i, r| {
+            cpu(r, 20.0, 0.0, 0.0);
+            r.set(Metric::PsiIoSomePct, Some(if i < n { v } else { 2.0 }));
+            r.set(Metric::PsiMemorySomePct, Some(if i < n { v } else { 0.0 }));
+        }));
+        assert!(evaluated(&r, "psi") && !fires(&r, "psi"), "{:?}", ids(&r));
+    }
+}
+
+/// A disk `name` with %util, reads and read await given per interval (no writes).
+fn disk(
+    m: &mut perfreport::MachineSeries,
+    name: &str,
+    util: impl Fn(usize) -> f64,
+    reads: impl Fn(usize) -> f64,
+    r_await: impl Fn(usize) -> f64,
+) {
+    let series = [
+        device(m, DeviceKind::Disk, name, "util_pct", util),
+        device(m, DeviceKind::Disk, name, "reads_per_s", reads),
+        device(m, DeviceKind::Disk, name, "writes_per_s", |_| 0.0),
+        device(m, DeviceKind::Disk, name, "r_await_ms", r_await),
+        device(m, DeviceKind::Disk, name, "w_await_ms", |_| 0.0),
+    ];
+    m.devices.extend(series);
+}
+
+#[test]
+fn disk_saturation_and_busy_at_their_thresholds() {
+    // sda at `util` % and `aw` ms in the intervals `hot_u` / `hot_a` picks.
+    let sda = |hot_u: fn(usize) -> bool, util: f64, hot_a: fn(usize) -> bool, aw: f64| {
+        let mut m = machine("db", 100, |_, r| cpu(r, 20.0, 5.0, 0.0));
+        disk(
+            &mut m,
+            "sda",
+            move |i| if hot_u(i) { util } else { 10.0 },
+            |_| 100.0,
+            move |i| if hot_a(i) { aw } else { 2.0 },
+        );
+        build(m)
+    };
+    let first10: fn(usize) -> bool = |i| i < 10;
+    let r = sda(first10, 90.0, first10, 20.0);
+    let f = find(&r, "disk_saturation");
+    assert_eq!(f.subject.as_deref(), Some("sda"));
+    assert_eq!((f.severity, f.time_share), (Severity::Warning, Some(0.1)));
+    assert!(
+        f.text.starts_with(
+            "sda (whole disk) was saturated: %util 90% or more while each I/O waited 20 ms or more, \
+             for 10% of the time (50 s of 8 min 20 s)."
+        ),
+        "{}",
+        f.text
+    );
+    assert_eq!(evidence(f, "await, max"), 20.0);
+    assert!(!fires(&r, "disk_busy"), "saturated, not merely busy");
+    // await 19.9 ms: busy but fast.
+    let r = sda(first10, 90.0, first10, 19.9);
+    assert!(!fires(&r, "disk_saturation"));
+    let f = find(&r, "disk_busy");
+    assert_eq!((f.severity, f.time_share), (Severity::Info, Some(0.1)));
+    assert_eq!(evidence(f, "%util, p95"), 90.0);
+    // High %util and high await in different intervals: not saturation.
+    let r = sda(first10, 90.0, |i| (10..20).contains(&i), 20.0);
+    assert!(!fires(&r, "disk_saturation"));
+    assert_eq!(find(&r, "disk_busy").time_share, Some(0.1));
+    // %util 89.9%, or 90% for 9% of the time: neither.
+    for r in [
+        sda(first10, 89.9, first10, 20.0),
+        sda(|i| i < 9, 90.0, |i| i < 9, 20.0),
+    ] {
+        assert!(evaluated(&r, "disk_saturation"));
+        assert!(!fires(&r, "disk_saturation") && !fires(&r, "disk_busy"));
+    }
+}
+
+#[test]
+fn disk_latency_over_the_intervals_with_io() {
+    // Reads in the first 50 intervals only; the first `slow` of them at `aw` ms,
+    // the others at 5 ms. %util stays low: not busy, not saturated.
+    let lat = |slow: usize, aw: f64| {
+        let mut m = machine("db", 100, |_, r| cpu(r, 20.0, 5.0, 0.0));
+        disk(
+            &mut m,
+            "sdb",
+            |_| 30.0,
+            |i| if i < 50 { 10.0 } else { 0.0 },
+            move |i| {
+                if i < slow {
+                    aw
+                } else if i < 50 {
+                    5.0
+                } else {
+                    0.0
+                }
+            },
+        );
+        build(m)
+    };
+    // 5 slow intervals of 50 with I/O: 10% (of all the time it would be 5%).
+    let r = lat(5, 50.0);
+    let f = find(&r, "disk_latency");
+    assert_eq!(f.subject.as_deref(), Some("sdb"));
+    assert_eq!((f.severity, f.time_share), (Severity::Warning, Some(0.1)));
+    assert_eq!(
+        f.text,
+        "I/O on sdb took 50 ms or more on average for 10% of the time (25 s of 4 min 10 s) \
+         (of the time with I/O). A slow or throttled device (cloud volumes cap IOPS and throughput)."
+    );
+    assert_eq!(evidence(f, "await, max"), 50.0);
+    assert_eq!(evidence(f, "time above the threshold"), 25.0);
+    let aw = r.machines()[0]
+        .device_metric(DeviceKind::Disk, "sdb", "await_ms")
+        .expect("await stats");
+    assert_eq!(aw.count, 50, "await only where there was I/O");
+    assert!(!fires(&r, "disk_busy") && !fires(&r, "disk_saturation"));
+    // 49.9 ms, or 50 ms in 4 of 50 intervals (8%): nothing.
+    for r in [lat(5, 49.9), lat(4, 50.0)] {
+        assert!(evaluated(&r, "disk_saturation"));
+        assert!(!fires(&r, "disk_latency"), "{:?}", ids(&r));
+    }
+}
+
+/// eth0 with 1000 packets/s each way over 100 intervals of 5 s (1,000,000
+/// packets), and `drops` received packets dropped and `errs` receive errors per
+/// second in the first interval.
+fn eth0(drops: f64, errs: f64) -> perfreport::Report {
+    let mut m = machine("web", 100, |_, r| cpu(r, 20.0, 0.0, 0.0));
+    let first = |v: f64| move |i: usize| if i == 0 { v } else { 0.0 };
+    let series = [
+        device(&m, DeviceKind::Net, "eth0", "rx_packets_per_s", |_| 1000.0),
+        device(&m, DeviceKind::Net, "eth0", "tx_packets_per_s", |_| 1000.0),
+        device(&m, DeviceKind::Net, "eth0", "rx_drop_per_s", first(drops)),
+        device(&m, DeviceKind::Net, "eth0", "tx_drop_per_s", |_| 0.0),
+        device(&m, DeviceKind::Net, "eth0", "rx_errs_per_s", first(errs)),
+        device(&m, DeviceKind::Net, "eth0", "tx_errs_per_s", |_| 0.0),
+    ];
+    m.devices.extend(series);
+    build(m)
+}
+
+#[test]
+fn net_drops_warn_from_a_tenth_of_a_percent() {
+    // 210/s for 5 s: 1050 drops of 1,000,000 packets, 0.105%.
+    let r = eth0(210.0, 0.0);
+    let f = find(&r, "net_drops");
+    assert_eq!(f.subject.as_deref(), Some("eth0"));
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(evidence(f, "received packets dropped"), 1050.0);
+    assert_eq!(evidence(f, "sent packets dropped"), 0.0);
+    assert!((evidence(f, "share of packets") - 0.105).abs() < 1e-12);
+    assert!(
+        f.text.starts_with(
+            "eth0 dropped 1050 received and 0 sent packets (0.105% of its packets). Full queues"
+        ),
+        "{}",
+        f.text
+    );
+    // 950 drops, 0.095%: only information.
+    let r = eth0(190.0, 0.0);
+    let f = find(&r, "net_drops");
+    assert_eq!(f.severity, Severity::Info);
+    assert_eq!(evidence(f, "received packets dropped"), 950.0);
+    assert!(
+        f.text.starts_with(
+            "eth0 dropped 950 received and 0 sent packets (0.095% of its packets). A small share"
+        ),
+        "{}",
+        f.text
+    );
+    assert!(!fires(&r, "net_errors"));
+}
+
+#[test]
+fn net_drops_and_errors_count_whole_packets() {
+    // 0.12/s for 5 s is 0.6: one packet.
+    let r = eth0(0.12, 0.12);
+    let d = find(&r, "net_drops");
+    assert_eq!(d.severity, Severity::Info);
+    assert_eq!(evidence(d, "received packets dropped"), 1.0);
+    let e = find(&r, "net_errors");
+    assert_eq!(e.severity, Severity::Warning);
+    assert_eq!(evidence(e, "receive errors"), 1.0);
+    assert_eq!(evidence(e, "packets"), 1_000_000.0);
+    assert!(
+        e.text
+            .starts_with("eth0 counted 1 receive and 0 transmit errors."),
+        "{}",
+        e.text
+    );
+    // 0.08/s for 5 s is 0.4: less than one packet, nothing.
+    let r = eth0(0.08, 0.08);
+    assert!(evaluated(&r, "net_errors"));
+    assert!(
+        !fires(&r, "net_drops") && !fires(&r, "net_errors"),
+        "{:?}",
+        ids(&r)
+    );
+}
+
+#[test]
+fn full_filesystems_at_their_thresholds() {
+    let mut m = machine("fs", 100, |_, r| cpu(r, 20.0, 0.0, 0.0));
+    let series = [
+        device(&m, DeviceKind::Fs, "/a", "used_pct", |_| 90.0),
+        device(&m, DeviceKind::Fs, "/b", "used_pct", |_| 89.9),
+        device(&m, DeviceKind::Fs, "/c", "used_pct", |i| {
+            if i < 50 { 92.0 } else { 85.0 }
+        }),
+        device(&m, DeviceKind::Fs, "/d", "used_pct", |_| 95.0),
+        device(&m, DeviceKind::Fs, "/e", "used_pct", |_| 94.9),
+    ];
+    m.devices.extend(series);
+    let r = build(m);
+    let mut fs: Vec<(&str, Severity)> = r
+        .findings()
+        .iter()
+        .filter(|f| f.id == "fs_full")
+        .map(|f| (f.subject.as_deref().unwrap_or("?"), f.severity))
+        .collect();
+    fs.sort();
+    assert_eq!(
+        fs,
+        [
+            ("/a", Severity::Warning),
+            ("/c", Severity::Info),
+            ("/d", Severity::Critical),
+            ("/e", Severity::Warning),
+        ]
+    );
+    let a = r
+        .findings()
+        .into_iter()
+        .find(|f| f.subject.as_deref() == Some("/a"))
+        .expect("/a");
+    assert_eq!(a.text, "/a was 90% full at the end (at most 90%).");
+    assert_eq!(evidence(a, "used at the end"), 90.0);
+    let c = r
+        .findings()
+        .into_iter()
+        .find(|f| f.subject.as_deref() == Some("/c"))
+        .expect("/c");
+    assert_eq!(c.text, "/c reached 92% used, and was 85% at the end.");
+    assert_eq!(evidence(c, "used, max"), 92.0);
+}
+
+/// "/data", 1 TB, growing 1 MB/s over `n` intervals of 5 s, with `left_s`
+/// seconds of growth left at the end.
+fn growing(n: usize, left_s: f64) -> perfreport::Report {
+    let size = 1e12;
+    let end = size - left_s * 1e6;
+    let start = end - (n - 1) as f64 * 5e6;
+    let mut m = machine("fs", n, |_, r| cpu(r, 20.0, 0.0, 0.0));
+    let used = move |i: usize| start + i as f64 * 5e6;
+    let series = [
+        device(&m, DeviceKind::Fs, "/data", "size_bytes", |_| size),
+        device(&m, DeviceKind::Fs, "/data", "used_bytes", used),
+        device(&m, DeviceKind::Fs, "/data", "used_pct", move |i| {
+            used(i) / size * 100.0
+        }),
+    ];
+    m.devices.extend(series);
+    build(m)
+}
+
+#[test]
+fn a_filesystem_full_within_seven_days() {
+    // 721 intervals: an hour from first to last; 6.9 days left at 1 MB/s.
+    let r = growing(721, 6.9 * 86_400.0);
+    let f = find(&r, "fs_full");
+    assert_eq!(f.subject.as_deref(), Some("/data"));
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(
+        f.text,
+        "/data was 40.4% full at the end (at most 40.4%). It grew by 3.35 GiB over 1 h; \
+         at that rate it is full in about 6 d 21 h."
+    );
+    assert_eq!(evidence(f, "growth"), 1e6);
+    assert_eq!(evidence(f, "time to full at that rate"), 596_160.0);
+    // 7.1 days left: not within a week.
+    let r = growing(721, 7.1 * 86_400.0);
+    assert!(
+        evaluated(&r, "fs_full") && !fires(&r, "fs_full"),
+        "{:?}",
+        ids(&r)
+    );
+    // 6.9 days left, but seen for 5 s less than an hour: too short to project.
+    let r = growing(720, 6.9 * 86_400.0);
+    assert!(!fires(&r, "fs_full"), "{:?}", ids(&r));
+}
+
+#[test]
+fn filesystems_running_out_of_inodes() {
+    let mut m = machine("fs", 100, |_, r| cpu(r, 20.0, 0.0, 0.0));
+    let mut fs = |name: &str, inodes: fn(usize) -> f64| {
+        let s = [
+            device(&m, DeviceKind::Fs, name, "used_pct", |_| 50.0),
+            device(&m, DeviceKind::Fs, name, "inodes_used_pct", inodes),
+        ];
+        m.devices.extend(s);
+    };
+    // Judged at the end: 99% before, 90% at the end is a warning.
+    fs("/a", |i| if i < 50 { 99.0 } else { 90.0 });
+    fs("/b", |_| 95.0);
+    // 99% before, 89.9% at the end: nothing.
+    fs("/c", |i| if i < 50 { 99.0 } else { 89.9 });
+    fs("/d", |_| 94.9);
+    let r = build(m);
+    let mut found: Vec<(&str, Severity, f64)> = r
+        .findings()
+        .iter()
+        .filter(|f| f.id == "fs_inodes")
+        .map(|f| {
+            (
+                f.subject.as_deref().unwrap_or("?"),
+                f.severity,
+                evidence(f, "inodes used at the end"),
+            )
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(b.0));
+    assert_eq!(
+        found,
+        [
+            ("/a", Severity::Warning, 90.0),
+            ("/b", Severity::Critical, 95.0),
+            ("/d", Severity::Warning, 94.9),
+        ]
+    );
+    let a = r
+        .findings()
+        .into_iter()
+        .find(|f| f.id == "fs_inodes" && f.subject.as_deref() == Some("/a"))
+        .expect("/a");
+    assert!(
+        a.text
+            .starts_with("/a had 90% of its inodes in use at the end: new files fail"),
+        "{}",
+        a.text
+    );
+    assert!(
+        a.thresholds
+            .iter()
+            .any(|t| t.name == "inodes_used_pct ≥" && t.value == 90.0)
+    );
+    assert!(!fires(&r, "fs_full"), "space is fine: {:?}", ids(&r));
 }

@@ -87,6 +87,39 @@ fn pngs_are_written_with_the_bundled_font() {
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", f.display());
         // width 960 in the IHDR chunk.
         assert_eq!(&bytes[16..20], &960u32.to_be_bytes());
+        let (w, h, px) = decode_rgb(&bytes);
+        assert_eq!(w, 960);
+        // The title is drawn at (12, 10) in 24-pixel text of #222222 (glyphs from
+        // y = 7 to 25): dark pixels in that band, starting at the left margin, and
+        // none above it or between it and the legend (y = 46).
+        let dark = |x: usize, y: usize| {
+            let p = &px[(y * w + x) * 3..][..3];
+            p.iter().all(|c| *c < 100)
+        };
+        let title: Vec<(usize, usize)> = (4..30)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .filter(|&(x, y)| dark(x, y))
+            .collect();
+        assert!(
+            title.len() > 300,
+            "{}: {} dark pixels",
+            f.display(),
+            title.len()
+        );
+        let left = title.iter().map(|p| p.0).min().unwrap_or(0);
+        let right = title.iter().map(|p| p.0).max().unwrap_or(0);
+        assert!(
+            (12..=16).contains(&left),
+            "{}: title from x={left}",
+            f.display()
+        );
+        assert!(right > left + 60, "{}: title to x={right}", f.display());
+        assert!(
+            (0..4).chain(30..44).all(|y| (0..w).all(|x| !dark(x, y))),
+            "{}: nothing above or under the title",
+            f.display()
+        );
+        assert!(h > 200);
     }
     assert!(files.iter().any(|f| f.ends_with("png-cpu-heatmap.png")));
 }
@@ -112,4 +145,83 @@ fn json_has_every_statistic_and_the_comparison() {
         .expect("busy row");
     assert_eq!(busy["values"], serde_json::json!([20.0, 60.0]));
     assert!(r.html().contains("id=\"comparison\""));
+}
+
+/// Width, height and RGB pixels of a PNG file's bytes.
+fn decode_rgb(bytes: &[u8]) -> (usize, usize, Vec<u8>) {
+    let dec = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = dec.read_info().expect("png header");
+    let mut px = vec![0; reader.output_buffer_size().expect("buffer size")];
+    let info = reader.next_frame(&mut px).expect("png data");
+    assert_eq!(
+        (info.color_type, info.bit_depth),
+        (png::ColorType::Rgb, png::BitDepth::Eight)
+    );
+    px.truncate(info.buffer_size());
+    (info.width as usize, info.height as usize, px)
+}
+
+#[test]
+fn a_spike_of_blocked_tasks_survives_downsampling() {
+    // 100,000 intervals: one task runnable, none blocked but 40 in one interval.
+    let n = 100_000;
+    let m = machine("blocked", n, |i, r| {
+        cpu(r, 10.0, 0.0, 0.0);
+        r.set(Metric::ProcsRunning, Some(1.0));
+        r.set(
+            Metric::ProcsBlocked,
+            Some(if i == 54_321 { 40.0 } else { 0.0 }),
+        );
+    });
+    let r = perfreport::build(&[m], &ReportOptions::default()).expect("report");
+    assert_eq!(
+        r.machines()[0].metric("procs_blocked").map(|s| s.max),
+        Some(40.0)
+    );
+    let html = r.html();
+    let svg = html
+        .split("data-chart=\"load\"")
+        .nth(1)
+        .expect("load chart");
+    let svg = &svg[..svg.find("</svg>").expect("end of svg")];
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let i = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        Some(tag[i..i + tag[i..].find('"')?].to_owned())
+    };
+    let ys = |tag: &str| -> Vec<i32> {
+        attr(tag, "points")
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|xy| xy.split_once(',').and_then(|(_, y)| y.parse().ok()))
+            .collect()
+    };
+    // The axis reaches 40: ticks 0, 10, …, 50.
+    let tick_y = |label: &str| -> i32 {
+        let at = svg
+            .find(&format!(">\n{label}\n</text>"))
+            .unwrap_or_else(|| panic!("tick {label}"));
+        let start = svg[..at].rfind("<text").expect("tick text");
+        attr(&svg[start..at], "y")
+            .and_then(|y| y.parse().ok())
+            .expect("tick y")
+    };
+    let y40 = tick_y("40");
+    assert!(tick_y("50") < y40);
+    // The blocked-tasks band (#D55E00) reaches the 40 grid line; its line, the
+    // column average, stays near 0.
+    let vermillion = |kind: &str, colour_attr: &str| -> Vec<i32> {
+        svg.split(kind)
+            .skip(1)
+            .filter(|p| attr(p, colour_attr).as_deref() == Some("#D55E00"))
+            .flat_map(&ys)
+            .collect()
+    };
+    let band = vermillion("<polygon", "fill");
+    assert_eq!(band.iter().min(), Some(&y40), "band of the spike");
+    let line = vermillion("<polyline", "stroke");
+    let y0 = tick_y("0");
+    assert!(
+        line.iter().all(|y| y0 - y <= (y0 - y40) / 10),
+        "the average line stays low"
+    );
 }
