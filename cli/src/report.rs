@@ -184,6 +184,10 @@ fn from_store(args: &Args, from: Option<i64>, to: Option<i64>) -> Result<Vec<Mac
             from.unwrap_or(i64::MIN),
             to.map(|t| t.saturating_add(1)).unwrap_or(i64::MAX),
         );
+        let source = format!(
+            "store ({})",
+            perfstore::redact_url(&perfstore::resolve_url(args.db.as_deref())?)
+        );
         let mut out = Vec::new();
         for m in chosen {
             let rows = store.rows(tenant.id, m.id, lo, hi).await?;
@@ -193,10 +197,7 @@ fn from_store(args: &Args, from: Option<i64>, to: Option<i64>) -> Result<Vec<Mac
             let mut series = MachineSeries::new(m.machine_key.clone());
             // The store keeps rates, not the raw counters: reboots and counter resets
             // were handled at ingest (no rate across them) and are not listed again.
-            series.events.sources.push(format!(
-                "store ({})",
-                perfstore::redact_url(&perfstore::resolve_url(args.db.as_deref())?)
-            ));
+            series.events.sources.push(source.clone());
             series.facts = m.facts.clone();
             if series.facts.hostname.is_none() {
                 series.facts.hostname = m.hostname.clone();

@@ -222,15 +222,9 @@ fn retention_set_then_apply_deletes_old_data(db: &Db) {
 fn db_flag_wins_over_perfan_db(db: &Db) {
     let other = tempfile::tempdir().unwrap();
     let other_url = format!("sqlite://{}/other.db", other.path().display());
-    let out = Command::new(env!("CARGO_BIN_EXE_perfan"))
-        .args(["admin", "--db", &db.url, "tenant", "create", "acme"])
-        .env("PERFAN_DB", &other_url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    perfan_env_ok(
+        &["admin", "--db", &db.url, "tenant", "create", "acme"],
+        &[("PERFAN_DB", Some(Path::new(&other_url)))],
     );
     // The flag's store has the tenant; the one PERFAN_DB named was never created.
     let (tenants, _) = db.ok(&["admin", "tenant", "list", "--format", "json"]);
@@ -242,17 +236,9 @@ fn db_flag_wins_over_perfan_db(db: &Db) {
 #[test]
 fn default_database_falls_back_to_home_local_share() {
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_perfan"))
-        .args(["admin", "tenant", "create", "acme"])
-        .env_remove("PERFAN_DB")
-        .env_remove("XDG_DATA_HOME")
-        .env("HOME", home.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    perfan_env_ok(
+        &["admin", "tenant", "create", "acme"],
+        &[("XDG_DATA_HOME", None), ("HOME", Some(home.path()))],
     );
     assert!(
         home.path()
@@ -544,19 +530,30 @@ fn wide_csv_import_uses_its_machine_ids(db: &Db) {
     assert_eq!(a2.replace(",a2,", ",a,"), a);
 }
 
+/// Runs perfan with `args` (no PERFAN_DB unless `env` sets it) and expects success.
+fn perfan_env_ok(args: &[&str], env: &[(&str, Option<&Path>)]) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_perfan"));
+    cmd.args(args).env_remove("PERFAN_DB");
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "perfan {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn default_database_is_created_under_xdg_data_home() {
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_perfan"))
-        .args(["admin", "tenant", "list"])
-        .env_remove("PERFAN_DB")
-        .env("XDG_DATA_HOME", home.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    perfan_env_ok(
+        &["admin", "tenant", "list"],
+        &[("XDG_DATA_HOME", Some(home.path()))],
     );
     assert!(home.path().join("perfanalysis/perfanalysis.db").exists());
 }

@@ -261,12 +261,19 @@ async fn postgres_rls_walls_tenants_off_for_a_plain_role() {
     tx.rollback().await.unwrap();
     let mut tx = c.begin().await.unwrap();
     set_tenant(&mut tx, a.id.0).await;
-    let e = sqlx::query("UPDATE tenants SET id = $1")
-        .bind(b.id.0 + 1000)
+    // A's own tenant row it may change; moving its key prefixes to B the policy's
+    // WITH CHECK refuses.
+    let own = sqlx::query("UPDATE tenants SET retention_days = 5")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(own.rows_affected(), 1, "only A's own row");
+    let e = sqlx::query("UPDATE api_key_directory SET tenant_id = $1")
+        .bind(b.id.0)
         .execute(&mut *tx)
         .await
         .unwrap_err();
-    assert!(!e.to_string().is_empty());
+    assert!(e.to_string().contains("row-level security"), "{e}");
     tx.rollback().await.unwrap();
 
     // A cannot write a row into B, nor move its own row to B.
