@@ -3,8 +3,10 @@
 
 mod corpus;
 mod fuzz;
+mod fuzz_more;
 mod pcprocess_upstream;
 mod rates;
+mod rates_more;
 
 /// The shared fixtures directory (`../shared/fixtures` beside the checkout).
 pub fn fixtures() -> std::path::PathBuf {
