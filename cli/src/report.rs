@@ -305,7 +305,33 @@ fn read_input(input: &str, id: &str) -> Result<Vec<MachineSeries>> {
         return read_dir(path, id);
     }
     let bytes = std::fs::read(path).with_context(|| format!("opening {input}"))?;
-    Ok(perfreport::input::from_bytes(id, &bytes)?)
+    let mut got = perfreport::input::from_bytes(id, &bytes)?;
+    if let Some(dir) = path.parent() {
+        name_containers(dir, &mut got)?;
+    }
+    Ok(got)
+}
+
+/// Names containers from a `container_names.json` beside the input (the older
+/// container collector writes one: its records carry ids only).
+fn name_containers(dir: &Path, machines: &mut [MachineSeries]) -> Result<()> {
+    let names_file = dir.join("container_names.json");
+    let has_containers = machines.iter().any(|m| {
+        m.devices
+            .iter()
+            .any(|d| d.kind == perfcore::metrics::DeviceKind::Container)
+    });
+    if !has_containers || !names_file.is_file() {
+        return Ok(());
+    }
+    let bytes =
+        std::fs::read(&names_file).with_context(|| format!("opening {}", names_file.display()))?;
+    let names = perfreport::input::container_names(&bytes)
+        .with_context(|| format!("reading {}", names_file.display()))?;
+    for m in machines {
+        perfreport::input::name_containers(m, &names);
+    }
+    Ok(())
 }
 
 /// A directory: our CSV output (intervals.csv + devices.csv), or the older
@@ -339,8 +365,31 @@ fn read_dir(dir: &Path, id: &str) -> Result<Vec<MachineSeries>> {
             std::fs::read(&portal).with_context(|| format!("opening {}", portal.display()))?;
         return Ok(perfreport::input::from_bytes(id, &bytes)?);
     }
+    // Captures of one machine side by side: the older collectors wrote the host's
+    // and its containers' records to separate files of one run directory.
+    let mut captures: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    captures.sort();
+    let mut parts = Vec::new();
+    for p in &captures {
+        let bytes = std::fs::read(p).with_context(|| format!("opening {}", p.display()))?;
+        if perfreport::input::detect(&bytes) == Some(perfreport::input::InputKind::Capture) {
+            parts.push(
+                perfreport::input::from_capture(id, bytes.as_slice())
+                    .with_context(|| format!("reading {}", p.display()))?,
+            );
+        }
+    }
+    if !parts.is_empty() {
+        let mut merged = perfreport::input::merge(parts);
+        name_containers(dir, &mut merged)?;
+        return Ok(merged);
+    }
     bail!(
-        "{}: no intervals.csv/devices.csv, per-subsystem files (proc/stat ...) or portal.csv in this directory",
+        "{}: no intervals.csv/devices.csv, per-subsystem files (proc/stat ...), portal.csv or captures (*.json) in this directory",
         dir.display()
     )
 }

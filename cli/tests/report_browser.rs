@@ -55,7 +55,8 @@ fn captures() -> Vec<(&'static str, PathBuf)> {
         ),
         (
             "oci-e5-ubuntu24-containers",
-            u.join("oci-e5-ubuntu24-containers/host_collection.json"),
+            // The run directory: the host's capture and its containers' capture.
+            u.join("oci-e5-ubuntu24-containers"),
         ),
     ]
 }
@@ -446,6 +447,12 @@ fn reports_of_the_upstream_captures_render_in_chromium() {
     for (i, (name, capture)) in captures().iter().enumerate() {
         let (html, summary) = perfan_report(&artifacts(), name, &[capture], &["--machine", name]);
         assert_eq!(summary["machines"][0]["machine_id"], *name);
+        if *name == "oci-e5-ubuntu24-containers" {
+            let ids = chart_ids(&summary);
+            for id in ["containers-cpu", "containers-memory", "cpu-heatmap"] {
+                assert!(ids.iter().any(|c| c == id), "{id} in {ids:?}");
+            }
+        }
         let loaded = load(&mut browser, &html, name, i == 0);
         check(name, &html, &summary, &loaded);
         all.push(capture.clone());

@@ -264,3 +264,74 @@ fn capture_on_standard_input() {
     let s: Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
     assert_eq!(s["machines"][0]["metrics"]["cpu_busy_pct"]["count"], 131);
 }
+
+/// The older container collector's capture: records of `container/docker/<id>`
+/// only, named by the `container_names.json` beside it; and the run directory,
+/// where the host's capture and the containers' are one machine.
+#[test]
+fn container_capture_and_the_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = upstream().join("oci-e5-ubuntu24-containers");
+    let s = report(
+        dir.path(),
+        "containers",
+        &run.join("container_collection.json"),
+        &[],
+    );
+    let m = &s["machines"][0];
+    let ids = chart_ids(m);
+    for id in ["containers-cpu", "containers-memory", "containers-io"] {
+        assert!(ids.contains(&id.to_owned()), "{id} in {ids:?}");
+    }
+    // No host data: no host charts pretending to have some.
+    assert!(!ids.iter().any(|c| c == "cpu" || c == "memory"), "{ids:?}");
+    let mut names: Vec<&str> = m["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "container")
+        .map(|d| d["device"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "loadtest-container-1",
+            "loadtest-container-2",
+            "loadtest-container-3"
+        ]
+    );
+    let html = std::fs::read_to_string(dir.path().join("containers.html")).unwrap();
+    assert!(html.contains(">Containers</h3>"));
+
+    // A copy without the names file: short ids, as docker ps shows them.
+    let bare = dir.path().join("bare.json");
+    std::fs::copy(run.join("container_collection.json"), &bare).unwrap();
+    let s = report(dir.path(), "bare", &bare, &[]);
+    let mut ids: Vec<&str> = s["machines"][0]["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["device"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids, ["942b476921d8", "b98291792f12", "c699f0b00fb8"]);
+
+    // The whole run directory: host and containers in one machine.
+    let s = report(dir.path(), "run", &run, &[]);
+    assert_eq!(s["machines"].as_array().unwrap().len(), 1);
+    let m = &s["machines"][0];
+    assert_eq!(m["machine_id"], "oci-e5-ubuntu24-containers");
+    assert_eq!(m["quality"]["intervals"], 125);
+    assert_eq!(m["quality"]["duplicate_timestamps"], 0);
+    assert_eq!(
+        m["quality"]["skipped_lines"], 0,
+        "container_names.json is not a capture"
+    );
+    let ids = chart_ids(m);
+    for id in ["cpu", "cpu-heatmap", "containers-cpu"] {
+        assert!(ids.contains(&id.to_owned()), "{id} in {ids:?}");
+    }
+    assert_eq!(m["facts"]["cpu_model"], "AMD EPYC 9J14 96-Core Processor");
+}

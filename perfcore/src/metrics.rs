@@ -291,6 +291,8 @@ pub enum DeviceKind {
     Net,
     /// A mounted filesystem (device = mount point).
     Fs,
+    /// A container (device = its name, else its short id).
+    Container,
 }
 
 impl DeviceKind {
@@ -301,6 +303,7 @@ impl DeviceKind {
             DeviceKind::Disk => "disk",
             DeviceKind::Net => "net",
             DeviceKind::Fs => "fs",
+            DeviceKind::Container => "container",
         }
     }
 
@@ -311,6 +314,7 @@ impl DeviceKind {
             "disk" => Some(DeviceKind::Disk),
             "net" => Some(DeviceKind::Net),
             "fs" => Some(DeviceKind::Fs),
+            "container" => Some(DeviceKind::Container),
             _ => None,
         }
     }
@@ -421,6 +425,27 @@ pub fn device_rows(iv: &Interval) -> Vec<DeviceRow> {
             "inodes_used_pct",
             f.inodes_used_pct,
         );
+    }
+    for c in &iv.containers {
+        for (m, v) in [
+            ("cpu_pct", c.cpu_pct),
+            ("cpu_user_pct", c.cpu_user_pct),
+            ("cpu_system_pct", c.cpu_system_pct),
+            ("cpu_limit_cores", c.cpu_limit_cores),
+            ("throttled_pct", c.throttled_pct),
+            ("mem_bytes", c.mem_bytes),
+            ("mem_limit_bytes", c.mem_limit_bytes),
+            ("mem_pct", c.mem_pct),
+            ("mem_anon_bytes", c.mem_anon_bytes),
+            ("mem_file_bytes", c.mem_file_bytes),
+            ("read_bytes_per_s", c.read_bytes_per_s),
+            ("write_bytes_per_s", c.write_bytes_per_s),
+            ("reads_per_s", c.reads_per_s),
+            ("writes_per_s", c.writes_per_s),
+            ("pids", c.pids),
+        ] {
+            push(DeviceKind::Container, &c.label, m, v);
+        }
     }
     out
 }

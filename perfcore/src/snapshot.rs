@@ -7,6 +7,7 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
+use crate::container::ContainerStat;
 use crate::error::Result;
 use crate::parse::{
     cpuinfo, diskstats, loadavg, meminfo, net_dev,
@@ -218,6 +219,9 @@ impl RawSample {
         for source in self.sources() {
             snap.fill(source, self.bufs[source.index()].as_slice())?;
         }
+        for o in &self.other {
+            snap.fill_other(o)?;
+        }
         Ok(snap)
     }
 
@@ -228,6 +232,11 @@ impl RawSample {
         let mut errors = Vec::new();
         for source in self.sources() {
             if let Err(e) = snap.fill(source, self.bufs[source.index()].as_slice()) {
+                errors.push(e);
+            }
+        }
+        for o in &self.other {
+            if let Err(e) = snap.fill_other(o) {
                 errors.push(e);
             }
         }
@@ -261,6 +270,8 @@ pub struct Snapshot<'a> {
     pub cpuinfo: Option<cpuinfo::CpuInfo<'a>>,
     /// statvfs of the real mounts.
     pub statfs: Option<Vec<statfs::FsStat<'a>>>,
+    /// Per-container cgroup records (`container/<runtime>/<id>` in a capture).
+    pub containers: Option<Vec<ContainerStat>>,
 }
 
 impl<'a> Snapshot<'a> {
@@ -294,6 +305,14 @@ impl<'a> Snapshot<'a> {
                     .get_or_insert_with(PressureAll::default)
                     .set(res, p);
             }
+        }
+        Ok(())
+    }
+
+    fn fill_other(&mut self, o: &OtherRecord) -> Result<()> {
+        if crate::container::is_container_subsystem(&o.subsystem) {
+            let c = crate::container::parse(&o.subsystem, &o.measurement)?;
+            self.containers.get_or_insert_with(Vec::new).push(c);
         }
         Ok(())
     }
@@ -336,6 +355,9 @@ impl Serialize for Snapshot<'_> {
         }
         if let Some(v) = &self.statfs {
             m.serialize_entry("statfs", v)?;
+        }
+        if let Some(v) = &self.containers {
+            m.serialize_entry("containers", v)?;
         }
         m.end()
     }

@@ -64,6 +64,7 @@ impl<'a> Device<'a> {
                 }
             }
             DeviceKind::Fs => "filesystem",
+            DeviceKind::Container => "container",
             _ => "device",
         }
     }
@@ -271,6 +272,17 @@ impl<'a> Devices<'a> {
         });
         left.sort_by(|a, b| a.name.cmp(b.name));
         (shown, left)
+    }
+
+    /// Containers, busiest first (by mean CPU), then by name.
+    pub(crate) fn containers(&self) -> Vec<&Device<'a>> {
+        let mut v = self.of(DeviceKind::Container);
+        v.sort_by(|a, b| {
+            b.mean("cpu_pct")
+                .total_cmp(&a.mean("cpu_pct"))
+                .then(a.name.cmp(b.name))
+        });
+        v
     }
 
     /// Filesystems, fullest first (by last used %).

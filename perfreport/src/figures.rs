@@ -19,17 +19,19 @@ pub(crate) enum Section {
     Disk,
     Network,
     Filesystems,
+    Containers,
     Pressure,
 }
 
 impl Section {
-    pub(crate) const ALL: [Section; 7] = [
+    pub(crate) const ALL: [Section; 8] = [
         Section::Cpu,
         Section::Load,
         Section::Memory,
         Section::Disk,
         Section::Network,
         Section::Filesystems,
+        Section::Containers,
         Section::Pressure,
     ];
 
@@ -41,6 +43,7 @@ impl Section {
             Section::Disk => "Disks",
             Section::Network => "Network",
             Section::Filesystems => "Filesystems",
+            Section::Containers => "Containers",
             Section::Pressure => "Pressure stalls (PSI)",
         }
     }
@@ -53,6 +56,7 @@ impl Section {
             Section::Disk => "disk",
             Section::Network => "network",
             Section::Filesystems => "fs",
+            Section::Containers => "containers",
             Section::Pressure => "psi",
         }
     }
@@ -229,6 +233,7 @@ pub(crate) fn build(ctx: &Ctx<'_>) -> (Vec<Figure>, Notes) {
     disks(ctx, &mut figs, &mut notes);
     nets(ctx, &mut figs, &mut notes);
     filesystems(ctx, &mut figs);
+    containers(ctx, &mut figs, &mut notes);
     psi(ctx, &mut figs, &mut notes);
     (figs, notes)
 }
@@ -1080,6 +1085,164 @@ fn filesystems(ctx: &Ctx<'_>, figs: &mut Vec<Figure>) {
                 labels_len(&labels),
             ),
             caption: "Filesystems whose use changed by at least one percentage point.".into(),
+        });
+    }
+}
+
+/// The value every container shares for `metric` at its last point, if they all agree.
+fn common_last(devs: &[&Device<'_>], metric: &str) -> Option<f64> {
+    let mut it = devs.iter().map(|d| {
+        d.get(metric)
+            .and_then(|s| s.values.iter().rev().find(|v| v.is_finite()).copied())
+    });
+    let first = it.next()??;
+    it.all(|v| v == Some(first)).then_some(first)
+}
+
+fn containers(ctx: &Ctx<'_>, figs: &mut Vec<Figure>, notes: &mut Notes) {
+    let (shown, total) = {
+        let all = ctx.devices.containers();
+        let n = all.len();
+        (all.into_iter().take(ctx.max_devices).collect::<Vec<_>>(), n)
+    };
+    if shown.is_empty() {
+        return;
+    }
+    if total > shown.len() {
+        notes.add(
+            Section::Containers,
+            format!(
+                "Charts show the {} busiest of {} containers (by mean CPU); the table lists all of them.",
+                shown.len(),
+                total
+            ),
+        );
+    }
+    let names: Vec<&str> = shown.iter().map(|d| d.name).collect();
+    let per_container = |metric: &str, unit: Unit| {
+        let mut plot = ctx.time_plot(unit);
+        for (i, d) in shown.iter().enumerate() {
+            if let Some(s) = d.get(metric) {
+                plot.lines.push(ctx.device_line(
+                    d.name,
+                    palette::series(i),
+                    &s.timestamps_ms,
+                    &s.values,
+                    false,
+                ));
+            }
+        }
+        plot
+    };
+    // CPU, % of one CPU, with the limit when all containers share one.
+    let mut plot = per_container("cpu_pct", Unit::Percent);
+    if !plot.lines.is_empty() {
+        let limit = common_last(&shown, "cpu_limit_cores");
+        if let Some(l) = limit {
+            plot.refs.push(RefLine {
+                label: format!("limit: {} CPU", format::num(l)),
+                value: l * 100.0,
+                color: palette::VERMILLION,
+            });
+        }
+        let n = plot.lines.len();
+        figs.push(Figure {
+            section: Section::Containers,
+            chart: ctx.chart(
+                "containers-cpu",
+                "CPU by container (% of one CPU)",
+                Body::Time(plot),
+                n,
+                labels_len(&names),
+            ),
+            caption: format!(
+                "CPU time used by each container's cgroup (user + system), as a share of one CPU: 100% is one \
+                 core busy, as docker stats shows it.{}",
+                match limit {
+                    Some(l) => format!(
+                        " The red line is the containers' CPU limit (quota / period = {} CPU).",
+                        format::num(l)
+                    ),
+                    None => String::new(),
+                }
+            ),
+        });
+    }
+    let throttled = shown.iter().any(|d| {
+        d.get("throttled_pct")
+            .is_some_and(|s| any_nonzero(&s.values))
+    });
+    if throttled {
+        let mut plot = per_container("throttled_pct", Unit::Percent);
+        plot.y_max_fixed = Some(100.0);
+        let n = plot.lines.len();
+        figs.push(Figure {
+            section: Section::Containers,
+            chart: ctx.chart(
+                "containers-throttled",
+                "CPU throttling (% of scheduling periods)",
+                Body::Time(plot),
+                n,
+                labels_len(&names),
+            ),
+            caption: "Share of each container's CFS periods in which its quota ran out and its runnable threads \
+                      were held back until the next period."
+                .into(),
+        });
+    }
+    let mut plot = per_container("mem_bytes", Unit::Bytes);
+    if !plot.lines.is_empty() {
+        let limit = common_last(&shown, "mem_limit_bytes");
+        if let Some(l) = limit {
+            plot.refs.push(RefLine {
+                label: format!("limit: {}", format::bytes(l)),
+                value: l,
+                color: palette::VERMILLION,
+            });
+        }
+        let n = plot.lines.len();
+        figs.push(Figure {
+            section: Section::Containers,
+            chart: ctx.chart(
+                "containers-memory",
+                "Memory by container",
+                Body::Time(plot),
+                n,
+                labels_len(&names),
+            ),
+            caption: format!(
+                "Memory charged to each container's cgroup (memory.current: anonymous memory, page cache and \
+                 kernel memory).{}",
+                if limit.is_some() {
+                    " The red line is the containers' memory limit (memory.max)."
+                } else {
+                    ""
+                }
+            ),
+        });
+    }
+    let io = shown.iter().any(|d| {
+        ["read_bytes_per_s", "write_bytes_per_s"]
+            .iter()
+            .any(|m| d.get(m).is_some_and(|s| any_nonzero(&s.values)))
+    });
+    if io
+        && let Some((chart, _)) = mirrored(
+            ctx,
+            &shown,
+            "containers-io",
+            "Block I/O by container",
+            Unit::BytesPerS,
+            ("read_bytes_per_s", "read"),
+            ("write_bytes_per_s", "written"),
+        )
+    {
+        figs.push(Figure {
+            section: Section::Containers,
+            chart,
+            caption: "Bytes each container read from (above the line) and wrote to (below) block devices \
+                      (io.stat); page-cache hits do not count."
+                .into(),
         });
     }
 }

@@ -73,6 +73,10 @@ pub struct Thresholds {
     pub psi_some_pct: f64,
     /// Drops above this share of packets make drops a warning (%).
     pub net_drop_pct: f64,
+    /// A container throttled in at least this share of its CFS periods is held back by its CPU limit (%).
+    pub container_throttled_pct: f64,
+    /// A container using at least this share of its memory limit is near it (%).
+    pub container_mem_pct: f64,
 }
 
 impl Default for Thresholds {
@@ -93,6 +97,8 @@ impl Default for Thresholds {
             fs_critical_pct: 95.0,
             psi_some_pct: 10.0,
             net_drop_pct: 0.1,
+            container_throttled_pct: 25.0,
+            container_mem_pct: 90.0,
         }
     }
 }
@@ -386,6 +392,7 @@ pub(crate) fn evaluate(ctx: &mut Ctx<'_>) {
     disks(ctx);
     nets(ctx);
     filesystems(ctx);
+    containers(ctx);
     data_quality(ctx);
     ctx.findings.sort_by(|a, b| {
         b.severity.cmp(&a.severity).then(
@@ -1341,6 +1348,122 @@ fn filesystems(ctx: &mut Ctx<'_>) {
         }
     }
     ctx.check("fs_full", "Filesystems nearly full", evaluated, before);
+}
+
+fn containers(ctx: &mut Ctx<'_>) {
+    let t = ctx.t.clone();
+    let before = ctx.findings.len();
+    let devs = ctx.devices.containers();
+    let last = |d: &Device<'_>, m: &str| {
+        d.get(m)
+            .and_then(|s| s.values.iter().rev().find(|v| v.is_finite()).copied())
+    };
+    let mut evaluated = false;
+    for d in &devs {
+        let name = d.name.to_owned();
+        if let Some(thr) = d.get("throttled_pct") {
+            evaluated = true;
+            let (w, gap) = device_weights(ctx.cols, &thr.timestamps_ms);
+            let e = exceed(&thr.timestamps_ms, &w, gap, |i| {
+                let v = thr.values[i];
+                (!v.is_nan()).then_some(v >= t.container_throttled_pct)
+            });
+            if e.share >= t.time_share {
+                let limit = last(d, "cpu_limit_cores");
+                let mut evidence = time_evidence(&e);
+                if let Some(s) = ctx.device_stat("container", d.name, "throttled_pct") {
+                    evidence.push(ev("throttled periods, avg", s.avg, Unit::Percent));
+                }
+                if let Some(s) = ctx.device_stat("container", d.name, "cpu_pct") {
+                    evidence.push(ev("CPU, p95 (% of one CPU)", s.p95, Unit::Percent));
+                }
+                if let Some(l) = limit {
+                    evidence.push(ev("CPU limit", l, Unit::Cpus));
+                }
+                let text = format!(
+                    "Container {name} ran out of its CPU quota{} in {}% or more of its scheduling periods {}. \
+                     Its threads were ready to run but held back until the next period, which shows as latency \
+                     inside the container however idle the host is: raise its CPU limit or give it less work.",
+                    match limit {
+                        Some(l) => format!(" ({} CPU)", format::num(l)),
+                        None => String::new(),
+                    },
+                    format::num(t.container_throttled_pct),
+                    time_words(&e)
+                );
+                let sev = ctx.severity(e.share);
+                ctx.push(
+                    "container_cpu_throttled",
+                    Some(name.clone()),
+                    sev,
+                    format!("Container {name} throttled by its CPU limit"),
+                    text,
+                    evidence,
+                    vec![
+                        th("throttled periods ≥", t.container_throttled_pct, "%"),
+                        th("share of the time ≥", t.time_share * 100.0, "%"),
+                    ],
+                    Some(&e),
+                );
+            }
+        }
+        if let Some(mem) = d.get("mem_pct") {
+            evaluated = true;
+            let (w, gap) = device_weights(ctx.cols, &mem.timestamps_ms);
+            let e = exceed(&mem.timestamps_ms, &w, gap, |i| {
+                let v = mem.values[i];
+                (!v.is_nan()).then_some(v >= t.container_mem_pct)
+            });
+            if e.share >= t.time_share {
+                let mut evidence = time_evidence(&e);
+                if let Some(s) = ctx.device_stat("container", d.name, "mem_pct") {
+                    evidence.push(ev("memory % of limit, max", s.max, Unit::Percent));
+                }
+                if let Some(l) = last(d, "mem_limit_bytes") {
+                    evidence.push(ev("memory limit", l, Unit::Bytes));
+                }
+                let anon = last(d, "mem_anon_bytes");
+                if let Some(a) = anon {
+                    evidence.push(ev("anonymous memory at the end", a, Unit::Bytes));
+                }
+                let text = format!(
+                    "Container {name} used {}% or more of its memory limit {}. At the limit the kernel reclaims \
+                     the container's page cache first and then kills a task in it (OOM).{}",
+                    format::num(t.container_mem_pct),
+                    time_words(&e),
+                    match (anon, last(d, "mem_limit_bytes")) {
+                        (Some(a), Some(l)) => format!(
+                            " Of that, anonymous memory (which cannot be reclaimed without swap) was {} of the {} \
+                             limit at the end.",
+                            format::bytes(a),
+                            format::bytes(l)
+                        ),
+                        _ => String::new(),
+                    }
+                );
+                let sev = ctx.severity(e.share);
+                ctx.push(
+                    "container_memory_limit",
+                    Some(name.clone()),
+                    sev,
+                    format!("Container {name} near its memory limit"),
+                    text,
+                    evidence,
+                    vec![
+                        th("memory % of limit ≥", t.container_mem_pct, "%"),
+                        th("share of the time ≥", t.time_share * 100.0, "%"),
+                    ],
+                    Some(&e),
+                );
+            }
+        }
+    }
+    ctx.check(
+        "container_limits",
+        "Containers held back by their CPU or memory limits",
+        evaluated,
+        before,
+    );
 }
 
 fn data_quality(ctx: &mut Ctx<'_>) {

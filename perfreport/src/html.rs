@@ -358,6 +358,7 @@ fn device_tables(out: &mut String, m: &MachineReport, section: Section) {
         Section::Disk => "disk",
         Section::Network => "net",
         Section::Filesystems => "fs",
+        Section::Containers => "container",
         _ => return,
     };
     let g =
@@ -406,6 +407,12 @@ fn device_tables(out: &mut String, m: &MachineReport, section: Section) {
             (a.role != "interface")
                 .cmp(&(b.role != "interface"))
                 .then(t(b).total_cmp(&t(a)))
+        }),
+        "container" => devs.sort_by(|a, b| {
+            g(b, "cpu_pct", "avg")
+                .unwrap_or(0.0)
+                .total_cmp(&g(a, "cpu_pct", "avg").unwrap_or(0.0))
+                .then(a.device.cmp(&b.device))
         }),
         _ => devs.sort_by(|a, b| {
             last(b, "used_pct")
@@ -458,6 +465,34 @@ fn device_tables(out: &mut String, m: &MachineReport, section: Section) {
                     cell(g(d, "tx_packets_per_s", "p95"), Unit::PerS),
                     cell(most("rx_errs_per_s", "tx_errs_per_s"), Unit::PerS),
                     cell(most("rx_drop_per_s", "tx_drop_per_s"), Unit::PerS),
+                );
+            }
+        }
+        "container" => {
+            out.push_str("<th>container</th><th>CPU avg</th><th>CPU p95</th><th>CPU max</th><th>CPU limit</th><th>throttled avg</th><th>memory max</th><th>memory limit</th><th>memory % of limit, max</th><th>read avg</th><th>written avg</th><th>tasks max</th></tr></thead><tbody>");
+            for d in devs {
+                let limit = last(d, "cpu_limit_cores")
+                    .map(|c| format!("{} CPU", format::num(c)))
+                    .unwrap_or_else(|| "none".into());
+                let mem_limit = match last(d, "mem_limit_bytes") {
+                    Some(b) => format::value(b, Unit::Bytes),
+                    None => "none".into(),
+                };
+                let _ = write!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&d.device),
+                    cell(g(d, "cpu_pct", "avg"), Unit::Percent),
+                    cell(g(d, "cpu_pct", "p95"), Unit::Percent),
+                    cell(g(d, "cpu_pct", "max"), Unit::Percent),
+                    esc(&limit),
+                    cell(g(d, "throttled_pct", "avg"), Unit::Percent),
+                    cell(g(d, "mem_bytes", "max"), Unit::Bytes),
+                    esc(&mem_limit),
+                    cell(g(d, "mem_pct", "max"), Unit::Percent),
+                    cell(g(d, "read_bytes_per_s", "avg"), Unit::BytesPerS),
+                    cell(g(d, "write_bytes_per_s", "avg"), Unit::BytesPerS),
+                    cell(g(d, "pids", "max"), Unit::Count),
                 );
             }
         }
@@ -632,15 +667,18 @@ fn machine_html(out: &mut String, m: &MachineReport) {
             .filter(|(x, _)| *x == s)
             .map(|(_, t)| t)
             .collect();
-        let has_devices = matches!(s, Section::Disk | Section::Network | Section::Filesystems)
-            && m.devices.iter().any(|d| {
-                d.kind
-                    == match s {
-                        Section::Disk => "disk",
-                        Section::Network => "net",
-                        _ => "fs",
-                    }
-            });
+        let has_devices = matches!(
+            s,
+            Section::Disk | Section::Network | Section::Filesystems | Section::Containers
+        ) && m.devices.iter().any(|d| {
+            d.kind
+                == match s {
+                    Section::Disk => "disk",
+                    Section::Network => "net",
+                    Section::Containers => "container",
+                    _ => "fs",
+                }
+        });
         if figs.is_empty() && !has_devices && notes.is_empty() {
             continue;
         }

@@ -426,6 +426,18 @@ fn shown_on_page(kind: DeviceKind, metric: &str) -> bool {
                 | "tx_drop_per_s"
         ),
         DeviceKind::Fs => matches!(metric, "used_pct" | "inodes_used_pct"),
+        DeviceKind::Container => matches!(
+            metric,
+            "cpu_pct"
+                | "cpu_limit_cores"
+                | "throttled_pct"
+                | "mem_bytes"
+                | "mem_limit_bytes"
+                | "mem_pct"
+                | "read_bytes_per_s"
+                | "write_bytes_per_s"
+                | "pids"
+        ),
         _ => false,
     }
 }

@@ -119,6 +119,13 @@ impl MachineSeries {
     /// fill what is still unknown).
     pub fn merge(&mut self, other: MachineSeries) {
         self.rows.extend(other.rows);
+        // A part with only per-device data (a container capture) has rows with
+        // nothing but a timestamp; beside another part's rows they would only
+        // look like duplicate timestamps.
+        let empty = |r: &IntervalRow| r.values.iter().all(Option::is_none);
+        if self.rows.iter().any(|r| !empty(r)) {
+            self.rows.retain(|r| !empty(r));
+        }
         for d in other.devices {
             match self
                 .devices

@@ -155,7 +155,10 @@ pub struct Interval {
     pub pressure: Vec<PressureRates>,
     /// Filesystems at the end.
     pub filesystems: Vec<FsUsage>,
-    /// Counters that went down and were taken as resets (`disk:sda`, `net:eth0`, `cpu:3`).
+    /// Per container (in both samples and not restarted), in the later sample's order.
+    pub containers: Vec<crate::container::ContainerRates>,
+    /// Counters that went down and were taken as resets (`disk:sda`, `net:eth0`,
+    /// `cpu:3`, `container:<label>`).
     pub resets: Vec<String>,
 }
 
@@ -224,6 +227,7 @@ impl Interval {
             nets: Vec::new(),
             pressure: Vec::new(),
             filesystems: Vec::new(),
+            containers: Vec::new(),
             resets: Vec::new(),
         };
         if let Some(c) = &cur.stat {
@@ -291,6 +295,16 @@ impl Interval {
         }
         if let Some(fs) = &cur.statfs {
             iv.filesystems = fs.iter().map(FsUsage::from_stat).collect();
+        }
+        if let (Some(p), Some(c)) = (&prev.containers, &cur.containers) {
+            for cc in c {
+                if let Some(pc) = p.iter().find(|x| x.id == cc.id) {
+                    match crate::container::ContainerRates::between(pc, cc, dt) {
+                        Some(r) => iv.containers.push(r),
+                        None => resets.push(format!("container:{}", cc.label())),
+                    }
+                }
+            }
         }
         iv.resets = resets;
         Ok(iv)

@@ -1,6 +1,7 @@
 //! Integration tests of perfcore against the shared fixtures (one test binary).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod containers;
 mod corpus;
 mod fuzz;
 mod fuzz_more;

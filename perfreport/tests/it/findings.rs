@@ -938,3 +938,78 @@ fn filesystems_running_out_of_inodes() {
     );
     assert!(!fires(&r, "fs_full"), "space is fine: {:?}", ids(&r));
 }
+
+/// Container findings: throttled in 25% or more of the CFS periods, memory at
+/// 90% or more of the limit, each for at least 10% of the time (50% = critical).
+#[test]
+fn container_limits_at_their_thresholds() {
+    let mut m = machine("ctr", 100, |_, r| cpu(r, 20.0, 0.0, 0.0));
+    let c = DeviceKind::Container;
+    let series = [
+        // "web": throttled 30% of periods in 10 of 100 intervals: 10% of the time, warning.
+        device(&m, c, "web", "throttled_pct", |i| {
+            if i < 10 { 30.0 } else { 0.0 }
+        }),
+        device(&m, c, "web", "cpu_pct", |_| 50.0),
+        device(&m, c, "web", "cpu_limit_cores", |_| 0.5),
+        // "batch": throttled exactly 25% all the time: critical.
+        device(&m, c, "batch", "throttled_pct", |_| 25.0),
+        // "idle": throttled 24.9% (below) all the time, and in 9 intervals 100%: 9% < 10%.
+        device(&m, c, "idle", "throttled_pct", |i| {
+            if i < 9 { 100.0 } else { 24.9 }
+        }),
+        // "db": memory at 90% of its limit for 60 of 100 intervals: critical.
+        device(&m, c, "db", "mem_pct", |i| if i < 60 { 90.0 } else { 50.0 }),
+        device(&m, c, "db", "mem_limit_bytes", |_| 1_073_741_824.0),
+        device(&m, c, "db", "mem_anon_bytes", |_| 805_306_368.0),
+        // "cache": 89.9% all the time: below.
+        device(&m, c, "cache", "mem_pct", |_| 89.9),
+    ];
+    m.devices.extend(series);
+    let r = build(m);
+    let mut got: Vec<(&str, &str, Severity)> = r
+        .findings()
+        .iter()
+        .filter(|f| f.id.starts_with("container_"))
+        .map(|f| (f.id, f.subject.as_deref().unwrap_or("?"), f.severity))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("container_cpu_throttled", "batch", Severity::Critical),
+            ("container_cpu_throttled", "web", Severity::Warning),
+            ("container_memory_limit", "db", Severity::Critical),
+        ]
+    );
+    assert!(evaluated(&r, "container_limits"));
+    let web = r
+        .findings()
+        .into_iter()
+        .find(|f| f.subject.as_deref() == Some("web"))
+        .expect("web");
+    assert!((web.time_share.unwrap() - 0.10).abs() < 1e-12);
+    assert_eq!(evidence(web, "CPU limit"), 0.5);
+    // 10 intervals at 30% and 90 at 0%: mean 3%.
+    assert!((evidence(web, "throttled periods, avg") - 3.0).abs() < 1e-9);
+    assert!(web.text.contains("(0.5 CPU)"), "{}", web.text);
+    let db = r
+        .findings()
+        .into_iter()
+        .find(|f| f.subject.as_deref() == Some("db"))
+        .expect("db");
+    assert!((db.time_share.unwrap() - 0.60).abs() < 1e-12);
+    assert_eq!(evidence(db, "memory % of limit, max"), 90.0);
+    assert!(
+        db.text.contains("768 MiB of the 1 GiB limit"),
+        "{}",
+        db.text
+    );
+}
+
+#[test]
+fn container_rules_are_not_evaluated_without_containers() {
+    let r = build(machine("plain", 10, |_, r| cpu(r, 20.0, 0.0, 0.0)));
+    assert!(!evaluated(&r, "container_limits"));
+    assert!(!r.html().contains("id=\"plain-containers\""));
+}

@@ -67,6 +67,77 @@ fn oci_host_with_containers() {
 }
 
 #[test]
+fn oci_host_and_its_containers_in_one_report() {
+    let host = capture("oci", "oci-e5-ubuntu24-containers/host_collection.json");
+    let ctr = capture(
+        "oci",
+        "oci-e5-ubuntu24-containers/container_collection.json",
+    );
+    let host_rows = host.rows.len();
+    assert_eq!(host_rows, 125);
+    // The container capture has no host sources: its rows carry only timestamps.
+    assert!(
+        ctr.rows
+            .iter()
+            .all(|r| r.values.iter().all(Option::is_none))
+    );
+    let mut merged = input::merge(vec![host, ctr]);
+    assert_eq!(merged.len(), 1);
+    assert_eq!(
+        merged[0].rows.len(),
+        host_rows,
+        "no empty rows beside the host's"
+    );
+    let names = input::container_names(
+        &std::fs::read(upstream("oci-e5-ubuntu24-containers/container_names.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(input::name_containers(&mut merged[0], &names), 3);
+    let r = perfreport::build(&merged, &ReportOptions::default()).expect("report");
+    let mr = &r.machines()[0];
+    assert_eq!(mr.quality.duplicate_timestamps, 0);
+    for id in [
+        "containers-cpu",
+        "containers-memory",
+        "containers-io",
+        "cpu-heatmap",
+    ] {
+        assert!(mr.chart_ids().contains(&id), "{id} in {:?}", mr.chart_ids());
+    }
+    let j = r.json();
+    let devs = j["machines"][0]["devices"].as_array().unwrap();
+    let ctrs: Vec<&serde_json::Value> = devs.iter().filter(|d| d["kind"] == "container").collect();
+    let mut labels: Vec<&str> = ctrs.iter().map(|d| d["device"].as_str().unwrap()).collect();
+    labels.sort();
+    assert_eq!(
+        labels,
+        [
+            "loadtest-container-1",
+            "loadtest-container-2",
+            "loadtest-container-3"
+        ]
+    );
+    // Each ran sysbench capped at 0.5 CPU but got about a third of one CPU: the
+    // host's own two-thread sysbench kept both CPUs busy (containers.csv shows
+    // 32.55% to 34.05% while they ran).
+    for d in &ctrs {
+        let cpu = &d["metrics"]["cpu_pct"];
+        let max = cpu["max"].as_f64().unwrap();
+        assert!((33.0..34.1).contains(&max), "{}: {max}", d["device"]);
+        assert_eq!(d["last"]["cpu_limit_cores"], 0.5);
+        assert_eq!(d["last"]["mem_limit_bytes"], 536_870_912.0);
+    }
+    let html = r.html();
+    assert!(
+        html.contains("id=\"oci-containers\""),
+        "the Containers section"
+    );
+    assert!(html.contains("<td>loadtest-container-2</td>"));
+    // Neither throttled for long nor near its memory limit.
+    assert!(!r.findings().iter().any(|f| f.id.starts_with("container_")));
+}
+
+#[test]
 fn portal_csv_of_the_same_run_finds_the_same_load() {
     let bytes = std::fs::read(upstream(
         "azure-b1s-ubuntu/azure_pcc-test-01_performance.csv",
