@@ -96,9 +96,11 @@ fn detect(path: &Path, asked: Kind) -> Result<FileKind> {
     let line = first_line(path)?;
     let layout = perfcore::csv::detect(&line);
     let kind = match (asked, layout) {
-        (Kind::Auto | Kind::Capture, _) if line.starts_with('{') => FileKind::Capture,
+        (Kind::Auto | Kind::Capture, _) if perfcore::capture::looks_like_record(&line) => {
+            FileKind::Capture
+        }
         (Kind::Capture, _) => bail!(
-            "{}: not a capture (no JSON object on the first line)",
+            "{}: not a capture (the first line is not a capture record)",
             path.display()
         ),
         (Kind::Auto | Kind::Csv, Some(Layout::OursWide)) => FileKind::Wide,
@@ -197,6 +199,8 @@ struct StoreSink<'a, 'b> {
     report: IngestReport,
     range: Option<(i64, i64)>,
     failed: Option<anyhow::Error>,
+    /// Names of containers by id (`container_names.json` beside the capture).
+    container_names: Option<perfcore::container::Names>,
 }
 
 impl StoreSink<'_, '_> {
@@ -230,8 +234,22 @@ impl IntervalSink for StoreSink<'_, '_> {
         let row = IntervalRow::from_interval(iv);
         let ts = row.timestamp_ms;
         self.range = Some(self.range.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
-        self.rows.push(row);
+        // A row with no value (a container-only capture) would take the
+        // (machine, timestamp) slot of the host's row imported later.
+        if !row.is_empty() {
+            self.rows.push(row);
+        }
+        let start = self.devices.len();
         self.devices.extend(device_rows(iv));
+        if let Some(names) = &self.container_names {
+            for d in &mut self.devices[start..] {
+                if d.kind == perfcore::metrics::DeviceKind::Container
+                    && let Some(n) = perfcore::container::name_for(names, &d.device)
+                {
+                    d.device = n.to_owned();
+                }
+            }
+        }
         // Per-device values are ~100 per interval: bound the memory they take too.
         if self.rows.len() >= self.ctx.batch || self.devices.len() >= MAX_DEVICE_BATCH {
             self.flush()?;
@@ -272,6 +290,7 @@ fn import_capture(ctx: &Ctx<'_>, path: &Path, machine: &str) -> Result<Imported>
         report: IngestReport::default(),
         range: None,
         failed: None,
+        container_names: container_names_beside(path)?,
     };
     let result = run_pipeline(SampleReader::new(reader), &mut sink);
     bar.finish_and_clear();
@@ -285,6 +304,21 @@ fn import_capture(ctx: &Ctx<'_>, path: &Path, machine: &str) -> Result<Imported>
         report: sink.report,
         range: sink.range,
     })
+}
+
+/// The `container_names.json` beside a capture, if there is one.
+fn container_names_beside(path: &Path) -> Result<Option<perfcore::container::Names>> {
+    let Some(file) = path.parent().map(|d| d.join("container_names.json")) else {
+        return Ok(None);
+    };
+    if !file.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&file).with_context(|| format!("opening {}", file.display()))?;
+    Ok(Some(
+        perfcore::container::names_from_json(&bytes)
+            .with_context(|| format!("reading {}", file.display()))?,
+    ))
 }
 
 fn range_of(rows: &[IntervalRow]) -> Option<(i64, i64)> {

@@ -190,7 +190,63 @@ both!(
     report_from_the_store_equals_report_from_the_capture,
     retention_set_then_apply_deletes_old_data,
     db_flag_wins_over_perfan_db,
+    containers_imported_before_their_host_take_nothing_from_it,
 );
+
+/// The older container collector's capture holds container records only: its
+/// intervals have no machine-wide values, so importing it first must not take
+/// the (machine, timestamp) slots of the host's rows imported after it; its
+/// containers are named from the container_names.json beside it.
+fn containers_imported_before_their_host_take_nothing_from_it(db: &Db) {
+    let run = fixtures().join("oci-e5-ubuntu24-containers");
+    let ctr = run.join("container_collection.json");
+    let host = run.join("host_collection.json");
+    let (_, e) = db.ok(&["import", "--machine", "oci", ctr.to_str().unwrap()]);
+    // 126 intervals x 3 containers x 15 metrics = 5670 values, no rows.
+    assert!(
+        e.contains("stored 0 rows, 0 already present (5670 device values stored"),
+        "{e}"
+    );
+    let (_, e) = db.ok(&["import", "--machine", "oci", host.to_str().unwrap()]);
+    assert!(e.contains("stored 125 rows, 0 already present"), "{e}");
+    let out = db.dir.path().join("oci.json");
+    db.ok(&[
+        "report",
+        "--machine",
+        "oci",
+        "-o",
+        db.dir.path().join("oci.html").to_str().unwrap(),
+        "--json",
+        out.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
+    let m = &v["machines"][0];
+    assert_eq!(m["quality"]["intervals"], 125);
+    let mut names: Vec<&str> = m["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "container")
+        .map(|d| d["device"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "loadtest-container-1",
+            "loadtest-container-2",
+            "loadtest-container-3"
+        ]
+    );
+    // The names file itself is not something to import.
+    let e = db.fails(&[
+        "import",
+        "--machine",
+        "oci",
+        run.join("container_names.json").to_str().unwrap(),
+    ]);
+    assert!(e.contains("not a capture, our CSV or a portal CSV"), "{e}");
+}
 
 /// `admin retention`: no policy is an error; a 30-day policy deletes the capture
 /// (2026-01-07, older than 30 days when the test runs) and nothing younger.

@@ -42,6 +42,17 @@ pub fn parse_record(line: &[u8], line_no: usize) -> Result<Record<'_>> {
     })
 }
 
+/// Whether `line` (the first non-blank line of a file) starts a capture: a
+/// record, or a torn one that still names its timestamp or subsystem. Other
+/// JSON, such as `container_names.json`, does not.
+pub fn looks_like_record(line: &str) -> bool {
+    let line = line.trim_start_matches('\u{feff}').trim();
+    line.starts_with('{')
+        && (parse_record(line.as_bytes(), 1).is_ok()
+            || line.contains("\"timestamp\"")
+            || line.contains("\"subsystem\""))
+}
+
 /// Appends one record line (with its newline) in the older collector's exact form.
 pub fn push_record(out: &mut String, timestamp: i64, subsystem: &str, measurement: &[u8]) {
     use std::fmt::Write as _;
@@ -288,6 +299,17 @@ mod tests {
         assert_eq!(to_string(&samples, Sources::All), TWO_TICKS);
         let strict = to_string(&samples, Sources::PccOnly);
         assert!(!strict.contains("container"));
+    }
+
+    #[test]
+    fn a_record_line_is_told_from_other_json() {
+        assert!(looks_like_record(
+            "{\"timestamp\":1,\"subsystem\":\"/proc/stat\",\"measurement\":\"\"}"
+        ));
+        assert!(looks_like_record("\u{feff}{\"timestamp\":17678130"), "torn");
+        assert!(!looks_like_record("{"), "container_names.json opens so");
+        assert!(!looks_like_record("{\"942b4769\": \"web\"}"));
+        assert!(!looks_like_record("timestamp,cpu"));
     }
 
     #[test]

@@ -143,6 +143,30 @@ fn limit<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D:
     }
 }
 
+/// Container names by full id, as the older collector's `container_names.json` holds them.
+pub type Names = std::collections::HashMap<String, String>;
+
+/// Reads a `container_names.json`: a JSON object from full container id to name.
+pub fn names_from_json(bytes: &[u8]) -> Result<Names> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Parse {
+        file: "container_names.json",
+        line: 1,
+        message: format!("not an object of container id to name: {e}"),
+    })
+}
+
+/// The name of the container labelled `label` (its id, or the first 12 or more
+/// characters of it), if `names` has one.
+pub fn name_for<'a>(names: &'a Names, label: &str) -> Option<&'a str> {
+    if label.len() < 12 {
+        return None;
+    }
+    names
+        .iter()
+        .find(|(id, name)| id.starts_with(label) && !name.is_empty())
+        .map(|(_, name)| name.as_str())
+}
+
 /// Parses one container record (`subsystem` names it in errors and gives the id
 /// and runtime when the measurement leaves them out).
 pub fn parse(subsystem: &str, measurement: &[u8]) -> Result<ContainerStat> {
@@ -349,6 +373,17 @@ mod tests {
         assert_eq!(r.write_bytes_per_s, Some(0.0));
         assert!((r.mem_pct.unwrap() - 13.151_550_292_968_75).abs() < 1e-9);
         assert_eq!(r.pids, Some(1.0));
+    }
+
+    #[test]
+    fn names_by_id_prefix() {
+        let names =
+            names_from_json(br#"{"942b476921d8001bc53b": "web", "c699f0b00fb8aa": ""}"#).unwrap();
+        assert_eq!(name_for(&names, "942b476921d8"), Some("web"));
+        assert_eq!(name_for(&names, "942b476921d8001bc53b"), Some("web"));
+        assert_eq!(name_for(&names, "942b47"), None, "too short to be an id");
+        assert_eq!(name_for(&names, "c699f0b00fb8"), None, "empty name");
+        assert!(names_from_json(b"[1]").is_err());
     }
 
     #[test]

@@ -134,6 +134,12 @@ pub struct IntervalRow {
 }
 
 impl IntervalRow {
+    /// Whether no metric has a value (a capture with only per-device records,
+    /// such as containers, gives such rows).
+    pub fn is_empty(&self) -> bool {
+        self.values.iter().all(Option::is_none)
+    }
+
     /// An empty row at `timestamp_ms`.
     pub fn new(timestamp_ms: i64, elapsed_s: f64) -> Self {
         IntervalRow {

@@ -202,12 +202,7 @@ pub fn detect(bytes: &[u8]) -> Option<InputKind> {
     let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
     let first = first.trim_start_matches('\u{feff}');
     if first.starts_with('{') {
-        // A capture's first line is one record (a torn one still names its
-        // timestamp); other JSON, such as container_names.json, is not a capture.
-        let record = perfcore::capture::parse_record(first.as_bytes(), 1).is_ok()
-            || first.contains("\"timestamp\"")
-            || first.contains("\"subsystem\"");
-        return record.then_some(InputKind::Capture);
+        return perfcore::capture::looks_like_record(first).then_some(InputKind::Capture);
     }
     match perfcore::csv::detect(first)? {
         Layout::OursWide => Some(InputKind::WideCsv),
@@ -237,30 +232,23 @@ pub fn from_bytes(default_id: &str, bytes: &[u8]) -> Result<Vec<MachineSeries>> 
 
 /// Reads a `container_names.json` of the older container collector: an object
 /// from full container id to name.
-pub fn container_names(bytes: &[u8]) -> Result<std::collections::HashMap<String, String>> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::Input(format!("container names (id -> name JSON object): {e}")))
+pub fn container_names(bytes: &[u8]) -> Result<perfcore::container::Names> {
+    Ok(perfcore::container::names_from_json(bytes)?)
 }
 
 /// Names the containers of `series` whose label is their (short) id, from a map
 /// of full id to name (see [`container_names`]). Returns how many were named.
-pub fn name_containers(
-    series: &mut MachineSeries,
-    names: &std::collections::HashMap<String, String>,
-) -> usize {
-    let mut renamed: Vec<(String, String)> = Vec::new();
+pub fn name_containers(series: &mut MachineSeries, names: &perfcore::container::Names) -> usize {
+    let mut renamed: Vec<String> = Vec::new();
     for d in &mut series.devices {
-        if d.kind != DeviceKind::Container || d.device.len() < 12 {
+        if d.kind != DeviceKind::Container {
             continue;
         }
-        let found = names
-            .iter()
-            .find(|(id, name)| id.starts_with(d.device.as_str()) && !name.is_empty());
-        if let Some((_, name)) = found {
-            if !renamed.iter().any(|(from, _)| *from == d.device) {
-                renamed.push((d.device.clone(), name.clone()));
+        if let Some(name) = perfcore::container::name_for(names, &d.device) {
+            if !renamed.contains(&d.device) {
+                renamed.push(d.device.clone());
             }
-            d.device = name.clone();
+            d.device = name.to_owned();
         }
     }
     renamed.len()

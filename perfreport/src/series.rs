@@ -122,9 +122,8 @@ impl MachineSeries {
         // A part with only per-device data (a container capture) has rows with
         // nothing but a timestamp; beside another part's rows they would only
         // look like duplicate timestamps.
-        let empty = |r: &IntervalRow| r.values.iter().all(Option::is_none);
-        if self.rows.iter().any(|r| !empty(r)) {
-            self.rows.retain(|r| !empty(r));
+        if self.rows.iter().any(|r| !r.is_empty()) {
+            self.rows.retain(|r| !r.is_empty());
         }
         for d in other.devices {
             match self
