@@ -64,8 +64,18 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
-            let _ = e.print();
+            use clap::error::ErrorKind;
+            match e.kind() {
+                // Help and version go to stdout as clap writes them (exit 0); so does
+                // the help shown for a bare `perfan` (exit 2).
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                }
+                // A usage error is one line on stderr, like every other error.
+                _ => eprintln!("{}", usage_error_line(&e)),
+            }
             return ExitCode::from(e.exit_code() as u8);
         }
     };
@@ -97,6 +107,55 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// A clap usage error on one line: the message (with its detail lines, e.g. the
+/// missing arguments or the possible values), the usage, and the pointer to `--help`.
+fn usage_error_line(e: &clap::Error) -> String {
+    // `render()` as plain text (no colour codes: we print it ourselves).
+    let rendered = e.render().to_string();
+    let mut message: Vec<&str> = Vec::new();
+    let mut usage = None;
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(u) = line.strip_prefix("Usage: ") {
+            usage = Some(u);
+        } else if line.starts_with("For more information") {
+            // Replaced by our own pointer below.
+        } else {
+            message.push(line);
+        }
+    }
+    // "not provided:" is followed by its list (one item a line); a tip or the possible
+    // values are clauses of their own.
+    let mut out = String::new();
+    let mut in_list = false;
+    for part in message {
+        let sep = if out.is_empty() {
+            ""
+        } else if part.starts_with("tip:") || part.starts_with('[') {
+            in_list = false;
+            "; "
+        } else if out.ends_with(':') {
+            in_list = true;
+            " "
+        } else if in_list {
+            ", "
+        } else {
+            "; "
+        };
+        out.push_str(sep);
+        out.push_str(part);
+    }
+    if !out.starts_with("error:") {
+        out.insert_str(0, "error: ");
+    }
+    if let Some(u) = usage {
+        out.push_str(" (usage: ");
+        out.push_str(u);
+        out.push(')');
+    }
+    out.push_str("; for more information, try '--help'");
+    out
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -2,8 +2,10 @@
 //! would run it, against the shared fixtures.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod portal_upstream;
 mod process;
 mod snapshot;
+mod snapshot_more;
 mod usage;
 
 use std::io::Write;
