@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of PerfAnalysis: formatting, clippy, the Rust tests (SQLite and
-# PostgreSQL), the Python tests and the browser tests. Installs what it needs on a
-# fresh Debian machine (apt-get, pip). Exits non-zero if anything failed or could
+# PostgreSQL), the browser tests (headless Chromium) and the examples (the
+# Python module in bindings-python/ is not built yet, so there are no Python
+# tests). Installs what it needs on a fresh Debian machine (apt-get, pip). Exits non-zero if anything failed or could
 # not run.
 #
 #   scripts/test.sh            # everything
@@ -49,5 +50,16 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
 [ "${SKIP_INSTALL:-0}" = 1 ] || scripts/ensure-chromium.sh
 cargo test --workspace --locked
+
+log "examples"
+EX_CAPTURE="$ROOT/../shared/fixtures/upstream/azure-b1s-ubuntu/pcc_collection.json"
+EX_OUT=$(mktemp -d)
+cargo run -q --locked -p perfanalysis-examples --example live_sample
+cargo run -q --locked -p perfanalysis-examples --example capture_to_report -- "$EX_CAPTURE" "$EX_OUT/report.html"
+grep -q '<svg' "$EX_OUT/report.html"
+cargo run -q --locked -p perfanalysis-examples --example store_summary -- "$EX_CAPTURE" "sqlite://$EX_OUT/example.db" >"$EX_OUT/summary.txt"
+grep -q 'stored 131, already present 0' "$EX_OUT/summary.txt"
+grep -q '^cpu_user_pct .* max     100.00' "$EX_OUT/summary.txt"
+rm -rf "$EX_OUT"
 
 log "all tests passed"
