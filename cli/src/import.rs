@@ -264,7 +264,8 @@ impl IntervalSink for StoreSink<'_, '_> {
 
 /// The result of one file.
 struct Imported {
-    machines: Vec<(String, MachineId)>,
+    /// Each machine of the file: its id string, id, and what was stored for it.
+    machines: Vec<(String, MachineId, IngestReport, Option<(i64, i64)>)>,
     report: IngestReport,
     range: Option<(i64, i64)>,
 }
@@ -300,7 +301,7 @@ fn import_capture(ctx: &Ctx<'_>, path: &Path, machine: &str) -> Result<Imported>
     result.with_context(|| format!("reading {}", path.display()))?;
     ctx.machine(machine, &sink.facts)?;
     Ok(Imported {
-        machines: vec![(machine.to_owned(), id)],
+        machines: vec![(machine.to_owned(), id, sink.report, sink.range)],
         report: sink.report,
         range: sink.range,
     })
@@ -393,7 +394,7 @@ fn import_wide(ctx: &Ctx<'_>, path: &Path, machine: Option<&str>) -> Result<Impo
         let (id, r) = ingest_rows(ctx, key, rows, &[], &bar)
             .with_context(|| format!("importing {}", path.display()))?;
         out.report.add(&r);
-        out.machines.push((key.clone(), id));
+        out.machines.push((key.clone(), id, r, range_of(rows)));
         out.range = merge(out.range, range_of(rows));
     }
     bar.finish_and_clear();
@@ -457,9 +458,9 @@ fn import_long(ctx: &Ctx<'_>, path: &Path, machine: Option<&str>) -> Result<Impo
         let (id, r) = ingest_rows(ctx, key, &[], devices, &bar)
             .with_context(|| format!("importing {}", path.display()))?;
         out.report.add(&r);
-        out.machines.push((key.clone(), id));
         let lo = devices.iter().map(|d| d.timestamp_ms).min();
         let hi = devices.iter().map(|d| d.timestamp_ms).max();
+        out.machines.push((key.clone(), id, r, lo.zip(hi)));
         out.range = merge(out.range, lo.zip(hi));
     }
     bar.finish_and_clear();
@@ -488,7 +489,7 @@ fn import_portal(ctx: &Ctx<'_>, path: &Path, machine: &str) -> Result<Imported> 
         .with_context(|| format!("importing {}", path.display()))?;
     bar.finish_and_clear();
     Ok(Imported {
-        machines: vec![(machine.to_owned(), id)],
+        machines: vec![(machine.to_owned(), id, report, range_of(&rows))],
         report,
         range: range_of(&rows),
     })
@@ -537,21 +538,20 @@ fn run_with(rt: &Runtime, store: &Store, args: &Args) -> Result<()> {
         let r = done.report;
         total.add(&r);
         let source = path.display().to_string();
-        for (key, id) in &done.machines {
+        // One upload record per machine of the file, with that machine's counts.
+        for (key, id, mr, range) in &done.machines {
             let mut u = NewUpload::new(source.clone(), kind.name());
             u.machine = Some(*id);
-            if done.machines.len() == 1 {
-                u.rows_stored = r.stored;
-                u.rows_present = r.already_present;
-                u.time_range_ms = done.range;
-            }
+            u.rows_stored = mr.stored;
+            u.rows_present = mr.already_present;
+            u.time_range_ms = *range;
             rt.block_on(store.record_upload(tenant.id, &u))?;
             rt.block_on(store.audit(
                 tenant.id,
                 &actor,
                 "import",
                 &json!({ "file": source, "format": kind.name(), "machine": key,
-                         "rows_stored": r.stored, "rows_present": r.already_present }),
+                         "rows_stored": mr.stored, "rows_present": mr.already_present }),
             ))?;
         }
         let devices = if r.devices_stored + r.devices_already_present > 0 {

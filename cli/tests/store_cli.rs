@@ -567,6 +567,47 @@ fn wide_csv_import_uses_its_machine_ids(db: &Db) {
     .unwrap();
     let (_, e) = db.ok(&["import", path.to_str().unwrap()]);
     assert!(e.contains("stored 3 rows, 0 already present"), "{e}");
+    // One upload record per machine of the file, each with its own counts and range.
+    let rt = rt();
+    let uploads = rt.block_on(async {
+        let store = perfstore::Store::open(&db.url).await.unwrap();
+        let t = store.tenant_by_name("default").await.unwrap().unwrap();
+        let ms = store.list_machines(t.id).await.unwrap();
+        let ups = store.list_uploads(t.id, 10).await.unwrap();
+        store.close().await;
+        let key = |id| {
+            ms.iter()
+                .find(|m| Some(m.id) == id)
+                .map(|m| m.machine_key.clone())
+        };
+        let mut v: Vec<(Option<String>, u64, Option<(i64, i64)>)> = ups
+            .iter()
+            .map(|u| {
+                (
+                    key(u.upload.machine),
+                    u.upload.rows_stored,
+                    u.upload.time_range_ms,
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    });
+    assert_eq!(
+        uploads,
+        [
+            (
+                Some("a".into()),
+                2,
+                Some((1_767_813_020_000, 1_767_813_030_000))
+            ),
+            (
+                Some("b".into()),
+                1,
+                Some((1_767_813_020_000, 1_767_813_020_000))
+            ),
+        ]
+    );
     let (a, _) = db.ok(&["export", "--machine", "a"]);
     assert_eq!(a.lines().count(), 3);
     assert!(
