@@ -262,10 +262,13 @@ impl IntervalSink for StoreSink<'_, '_> {
     }
 }
 
+/// One machine of a file: its id string, id, what was stored and the time range.
+type MachineImport = (String, MachineId, IngestReport, Option<(i64, i64)>);
+
 /// The result of one file.
 struct Imported {
-    /// Each machine of the file: its id string, id, and what was stored for it.
-    machines: Vec<(String, MachineId, IngestReport, Option<(i64, i64)>)>,
+    /// Each machine of the file and what was stored for it.
+    machines: Vec<MachineImport>,
     report: IngestReport,
     range: Option<(i64, i64)>,
 }
