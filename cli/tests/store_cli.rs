@@ -580,7 +580,7 @@ fn wide_csv_import_uses_its_machine_ids(db: &Db) {
                 .find(|m| Some(m.id) == id)
                 .map(|m| m.machine_key.clone())
         };
-        let mut v: Vec<(Option<String>, u64, Option<(i64, i64)>)> = ups
+        let mut v: Vec<_> = ups
             .iter()
             .map(|u| {
                 (
