@@ -242,13 +242,7 @@ impl IntervalSink for StoreSink<'_, '_> {
         let start = self.devices.len();
         self.devices.extend(device_rows(iv));
         if let Some(names) = &self.container_names {
-            for d in &mut self.devices[start..] {
-                if d.kind == perfcore::metrics::DeviceKind::Container
-                    && let Some(n) = perfcore::container::name_for(names, &d.device)
-                {
-                    d.device = n.to_owned();
-                }
-            }
+            perfcore::container::name_rows(&mut self.devices[start..], names);
         }
         // Per-device values are ~100 per interval: bound the memory they take too.
         if self.rows.len() >= self.ctx.batch || self.devices.len() >= MAX_DEVICE_BATCH {
@@ -311,7 +305,7 @@ fn import_capture(ctx: &Ctx<'_>, path: &Path, machine: &str) -> Result<Imported>
 }
 
 /// The `container_names.json` beside a capture, if there is one.
-fn container_names_beside(path: &Path) -> Result<Option<perfcore::container::Names>> {
+pub(crate) fn container_names_beside(path: &Path) -> Result<Option<perfcore::container::Names>> {
     let Some(file) = path.parent().map(|d| d.join("container_names.json")) else {
         return Ok(None);
     };

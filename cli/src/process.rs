@@ -65,10 +65,17 @@ pub fn run(args: Args) -> Result<()> {
     });
     let samples = SampleReader::new(input);
     let what = format!("processing {}", args.input);
+    // The older container collector names containers in a file beside its capture.
+    let container_names = if args.input == "-" {
+        None
+    } else {
+        crate::import::container_names_beside(Path::new(&args.input))?
+    };
     let stats = match args.format {
         Format::Pcprocess => {
             let mut opts = PcprocessOptions::default();
             opts.site_host = args.site.clone().zip(args.host.clone());
+            opts.container_names = container_names;
             let mut sink = PcprocessWriter::create(&args.output, opts)?;
             run_pipeline(samples, &mut sink).context(what)?
         }
@@ -80,6 +87,7 @@ pub fn run(args: Args) -> Result<()> {
         Format::Csv => {
             let mut sink = OursSink {
                 machine,
+                container_names,
                 wide: WideWriter::new(create(&args.output.join("intervals.csv"))?)?,
                 long: LongWriter::new(create(&args.output.join("devices.csv"))?)?,
             };
@@ -130,6 +138,7 @@ impl IntervalSink for PortalSink {
 
 struct OursSink {
     machine: String,
+    container_names: Option<perfcore::container::Names>,
     wide: WideWriter<BufWriter<File>>,
     long: LongWriter<BufWriter<File>>,
 }
@@ -139,8 +148,12 @@ impl IntervalSink for OursSink {
         self.wide
             .write(&self.machine, &IntervalRow::from_interval(iv))
             .map_err(|e| perfcore::Error::io("intervals.csv", e))?;
+        let mut rows = device_rows(iv);
+        if let Some(names) = &self.container_names {
+            perfcore::container::name_rows(&mut rows, names);
+        }
         self.long
-            .write(&self.machine, &device_rows(iv))
+            .write(&self.machine, &rows)
             .map_err(|e| perfcore::Error::io("devices.csv", e))
     }
 

@@ -167,6 +167,17 @@ pub fn name_for<'a>(names: &'a Names, label: &str) -> Option<&'a str> {
         .map(|(_, name)| name.as_str())
 }
 
+/// Renames the container rows among `rows` (labelled by id) after `names`.
+pub fn name_rows(rows: &mut [crate::metrics::DeviceRow], names: &Names) {
+    for d in rows {
+        if d.kind == crate::metrics::DeviceKind::Container
+            && let Some(n) = name_for(names, &d.device)
+        {
+            d.device = n.to_owned();
+        }
+    }
+}
+
 /// Parses one container record (`subsystem` names it in errors and gives the id
 /// and runtime when the measurement leaves them out).
 pub fn parse(subsystem: &str, measurement: &[u8]) -> Result<ContainerStat> {

@@ -290,3 +290,43 @@ fn malformed_proc_text_in_a_capture_names_the_file_and_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("/proc/meminfo: line 2"), "{stderr}");
 }
+
+/// The older container collector's capture through `perfan process`: the
+/// containers.csv the older processor wrote, byte for byte (names from the
+/// container_names.json beside the capture); `--format csv` names them too.
+#[test]
+fn container_capture_gives_the_older_containers_csv() {
+    let run = fixtures().join("upstream/oci-e5-ubuntu24-containers");
+    let input = run.join("container_collection.json");
+    let out = tempfile::tempdir().unwrap();
+    process(input.to_str().unwrap(), out.path(), "pcprocess", None);
+    let ours = std::fs::read(out.path().join("containers.csv")).unwrap();
+    assert!(ours == std::fs::read(run.join("containers.csv")).unwrap());
+    let csv = tempfile::tempdir().unwrap();
+    process(input.to_str().unwrap(), csv.path(), "csv", None);
+    let devices = std::fs::read_to_string(csv.path().join("devices.csv")).unwrap();
+    // 126 intervals x 3 containers x 15 metrics, all named.
+    assert_eq!(devices.lines().count(), 1 + 126 * 3 * 15);
+    let named: BTreeSet<&str> = devices
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap())
+        .collect();
+    assert_eq!(
+        named.into_iter().collect::<Vec<_>>(),
+        [
+            "loadtest-container-1",
+            "loadtest-container-2",
+            "loadtest-container-3"
+        ]
+    );
+    // The host's capture has no container records: no containers.csv.
+    let host = tempfile::tempdir().unwrap();
+    process(
+        run.join("host_collection.json").to_str().unwrap(),
+        host.path(),
+        "pcprocess",
+        None,
+    );
+    assert!(!host.path().join("containers.csv").exists());
+}

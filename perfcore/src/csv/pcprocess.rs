@@ -120,6 +120,136 @@ pub struct PcprocessOptions {
     /// Prefix every row with `site,host` (the R report's variant): the header
     /// becomes `#site,host,timestamp,...`.
     pub site_host: Option<(String, String)>,
+    /// Container names by full id (the collector's `container_names.json`), for
+    /// the `container_name` column of [`CONTAINERS_CSV`] where the record has none.
+    pub container_names: Option<crate::container::Names>,
+}
+
+/// The per-container file, written when the capture has container records.
+pub const CONTAINERS_CSV: &str = "containers.csv";
+
+/// The exact header of [`CONTAINERS_CSV`].
+pub const CONTAINERS_HEADER: &str = "timestamp,container_id,container_name,runtime,cpu_percent,cpu_user_percent,cpu_system_percent,memory_current_bytes,memory_max_bytes,memory_percent,io_read_bytes,io_write_bytes,io_read_ops,io_write_ops,pids_current";
+
+/// Rows of [`CONTAINERS_CSV`], one per container record, grouped by container
+/// in order of first appearance (as the older processor wrote them).
+#[derive(Debug, Default)]
+struct Containers {
+    /// Per container: full id, the previous record's time and CPU counters, its rows.
+    each: Vec<ContainerRows>,
+}
+
+#[derive(Debug)]
+struct ContainerRows {
+    id: String,
+    prev: Option<(i64, Option<u64>, Option<u64>, Option<u64>)>,
+    rows: String,
+}
+
+impl Containers {
+    fn push(
+        &mut self,
+        ts: i64,
+        c: &crate::container::ContainerStat,
+        names: Option<&crate::container::Names>,
+    ) {
+        let i = match self.each.iter().position(|e| e.id == c.id) {
+            Some(i) => i,
+            None => {
+                self.each.push(ContainerRows {
+                    id: c.id.clone(),
+                    prev: None,
+                    rows: String::new(),
+                });
+                self.each.len() - 1
+            }
+        };
+        let Some(e) = self.each.get_mut(i) else {
+            return;
+        };
+        let name = if c.name.is_empty() {
+            names
+                .and_then(|n| crate::container::name_for(n, &c.id))
+                .unwrap_or_default()
+        } else {
+            c.name.as_str()
+        };
+        let l = &mut e.rows;
+        push_int(l, ts);
+        l.push(',');
+        push_field(l, &c.id);
+        l.push(',');
+        push_field(l, name);
+        l.push(',');
+        push_field(l, &c.runtime);
+        // CPU % of one CPU over the time since this container's previous record;
+        // empty for its first record or when a counter went down (a restart).
+        let cur = (c.cpu_usage_usec, c.cpu_user_usec, c.cpu_system_usec);
+        let pct = |p: Option<u64>, q: Option<u64>, dt: i64| match (p, q) {
+            (Some(p), Some(q)) if q >= p && dt > 0 => {
+                Some((q - p) as f64 / (dt as f64 * 1e6) * 100.0)
+            }
+            _ => None,
+        };
+        let cpu = match e.prev {
+            Some((pts, pu, pus, psy)) => {
+                let dt = ts - pts;
+                match pct(pu, cur.0, dt) {
+                    Some(total) => [Some(total), pct(pus, cur.1, dt), pct(psy, cur.2, dt)],
+                    None => [None; 3],
+                }
+            }
+            None => [None; 3],
+        };
+        for v in cpu {
+            l.push(',');
+            if let Some(v) = v {
+                push_fixed2(l, v);
+            }
+        }
+        for v in [c.memory_current, c.memory_max] {
+            l.push(',');
+            push_opt_int(l, v);
+        }
+        l.push(',');
+        if let (Some(m), Some(max)) = (c.memory_current, c.memory_max) {
+            push_fixed2(l, m as f64 / max as f64 * 100.0);
+        }
+        for v in [
+            c.io_read_bytes,
+            c.io_write_bytes,
+            c.io_read_ops,
+            c.io_write_ops,
+            c.pids_current,
+        ] {
+            l.push(',');
+            push_opt_int(l, v);
+        }
+        // The older processor wrote this file with Python's csv module: CRLF.
+        l.push_str("\r\n");
+        e.prev = Some((ts, cur.0, cur.1, cur.2));
+    }
+
+    fn write(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(CONTAINERS_CSV);
+        let f = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+        let mut out = Out {
+            path,
+            w: BufWriter::with_capacity(1 << 16, f),
+        };
+        out.write(CONTAINERS_HEADER)?;
+        out.write("\r\n")?;
+        for e in &self.each {
+            out.write(&e.rows)?;
+        }
+        out.flush()
+    }
+}
+
+/// Two decimals, as the older processor printed percentages.
+fn push_fixed2(out: &mut String, v: f64) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{v:.2}");
 }
 
 /// The CPU facts the older processor wrote to `system_info.json`, from the first
@@ -347,6 +477,8 @@ pub struct PcprocessWriter {
     prefix: String,
     line: String,
     system_info_done: bool,
+    container_names: Option<crate::container::Names>,
+    containers: Option<Containers>,
 }
 
 impl PcprocessWriter {
@@ -360,11 +492,15 @@ impl PcprocessWriter {
             push_field(&mut prefix, host);
             prefix.push(',');
         }
-        // A system_info.json of an earlier run would describe another capture.
-        let info = dir.join(SYSTEM_INFO);
-        match std::fs::remove_file(&info) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(info, e)),
-            _ => {}
+        // A system_info.json or containers.csv of an earlier run would describe another capture.
+        for name in [SYSTEM_INFO, CONTAINERS_CSV] {
+            let old = dir.join(name);
+            match std::fs::remove_file(&old) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(old, e));
+                }
+                _ => {}
+            }
         }
         let mut outs = Vec::with_capacity(File::ALL.len());
         for f in File::ALL {
@@ -380,6 +516,8 @@ impl PcprocessWriter {
             prefix,
             line: String::with_capacity(512),
             system_info_done: false,
+            container_names: opts.container_names,
+            containers: None,
         })
     }
 
@@ -433,6 +571,13 @@ impl IntervalSink for PcprocessWriter {
             && let Some(ci) = &snap.cpuinfo
         {
             self.write_system_info(ci)?;
+        }
+        if let Some(cs) = &snap.containers {
+            let acc = self.containers.get_or_insert_with(Containers::default);
+            let ts = snap.timestamp_ms.div_euclid(1000);
+            for c in cs {
+                acc.push(ts, c, self.container_names.as_ref());
+            }
         }
         Ok(())
     }
@@ -551,6 +696,9 @@ impl IntervalSink for PcprocessWriter {
     fn finish(&mut self) -> Result<()> {
         for o in &mut self.outs {
             o.flush()?;
+        }
+        if let Some(c) = &self.containers {
+            c.write(&self.dir)?;
         }
         Ok(())
     }

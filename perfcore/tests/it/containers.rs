@@ -149,3 +149,44 @@ fn a_restarted_container_is_a_reset_and_a_bad_record_names_itself() {
         .to_string();
     assert!(e.contains("container/docker/x"), "{e}");
 }
+
+#[test]
+fn containers_csv_is_the_older_processors_file_byte_for_byte() {
+    use perfcore::csv::pcprocess::{CONTAINERS_CSV, PcprocessOptions, PcprocessWriter};
+    let dir = fixtures().join("upstream/oci-e5-ubuntu24-containers");
+    let capture = std::fs::read(dir.join("container_collection.json")).unwrap();
+    let names = perfcore::container::names_from_json(
+        &std::fs::read(dir.join("container_names.json")).unwrap(),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut opts = PcprocessOptions::default();
+    opts.container_names = Some(names);
+    let mut w = PcprocessWriter::create(out.path(), opts).unwrap();
+    run(SampleReader::new(capture.as_slice()), &mut w).unwrap();
+    let ours = std::fs::read(out.path().join(CONTAINERS_CSV)).unwrap();
+    let theirs = std::fs::read(dir.join("containers.csv")).unwrap();
+    assert_eq!(ours.len(), theirs.len());
+    assert!(ours == theirs, "containers.csv differs");
+
+    // Without the names file the name column is empty, the rest unchanged.
+    let out2 = tempfile::tempdir().unwrap();
+    let mut w = PcprocessWriter::create(out2.path(), PcprocessOptions::default()).unwrap();
+    run(SampleReader::new(capture.as_slice()), &mut w).unwrap();
+    let bare = std::fs::read_to_string(out2.path().join(CONTAINERS_CSV)).unwrap();
+    let theirs = String::from_utf8(theirs).unwrap();
+    for (a, b) in bare.lines().zip(theirs.lines()).skip(1) {
+        let b = b
+            .replace(",loadtest-container-1,", ",,")
+            .replace(",loadtest-container-2,", ",,")
+            .replace(",loadtest-container-3,", ",,");
+        assert_eq!(a, b);
+    }
+
+    // A capture without container records writes no containers.csv.
+    let host = std::fs::read(dir.join("host_collection.json")).unwrap();
+    let out3 = tempfile::tempdir().unwrap();
+    let mut w = PcprocessWriter::create(out3.path(), PcprocessOptions::default()).unwrap();
+    run(SampleReader::new(host.as_slice()), &mut w).unwrap();
+    assert!(!out3.path().join(CONTAINERS_CSV).exists());
+}
