@@ -139,10 +139,13 @@ struct Containers {
     each: Vec<ContainerRows>,
 }
 
+/// A container's previous record: unix seconds and CPU usage, user and system (µs).
+type PrevCpu = (i64, Option<u64>, Option<u64>, Option<u64>);
+
 #[derive(Debug)]
 struct ContainerRows {
     id: String,
-    prev: Option<(i64, Option<u64>, Option<u64>, Option<u64>)>,
+    prev: Option<PrevCpu>,
     rows: String,
 }
 
