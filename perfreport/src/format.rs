@@ -134,6 +134,10 @@ pub(crate) fn num(v: f64) -> String {
     let a = v.abs();
     if a == 0.0 {
         "0".into()
+    } else if a >= 1e7 {
+        // Only nonsense gets here after unit scaling (a mutated file's
+        // 1e287): keep it readable rather than 288 digits long.
+        sci(v)
     } else if a >= 100.0 {
         format!("{v:.0}")
     } else if a >= 10.0 {
@@ -144,6 +148,15 @@ pub(crate) fn num(v: f64) -> String {
         trim(format!("{v:.3}"))
     } else {
         "≈0".into()
+    }
+}
+
+/// Three significant digits in exponent form: `1.23e9`, `5e287`.
+pub(crate) fn sci(v: f64) -> String {
+    let s = format!("{v:.2e}");
+    match s.split_once('e') {
+        Some((m, e)) => format!("{}e{e}", trim(m.to_owned())),
+        None => s,
     }
 }
 
@@ -328,6 +341,15 @@ mod tests {
         assert_eq!(num(12.34), "12.3");
         assert_eq!(num(1.0), "1");
         assert_eq!(num(0.01234), "0.012");
+        assert_eq!(num(9_999_999.0), "9999999");
+        assert_eq!(num(12_345_678.0), "1.23e7");
+        assert_eq!(num(-5e287), "-5e287");
+        assert_eq!(value(3e300, Unit::Percent), "3e300%");
+        assert!(
+            value(1e300, Unit::Bytes).len() < 20,
+            "{}",
+            value(1e300, Unit::Bytes)
+        );
         assert_eq!(value(45.25, Unit::Percent), "45.2%");
         assert_eq!(
             value(1.5 * 1024.0 * 1024.0 * 1024.0, Unit::Bytes),

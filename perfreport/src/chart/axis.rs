@@ -34,6 +34,9 @@ pub(crate) fn value_label(v: f64, step: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
+    if v.abs() >= 1e7 || step >= 1e6 {
+        return format::sci(v);
+    }
     // The fewest decimals that show every multiple of the step exactly.
     let decimals = (0..=6)
         .find(|d| {
@@ -157,6 +160,9 @@ mod tests {
         assert_eq!(value_label(0.2, 0.2), "0.2");
         assert_eq!(value_label(0.25, 0.05), "0.25");
         assert_eq!(value_label(40.0, 20.0), "40");
+        assert_eq!(value_label(2e287, 1e287), "2e287");
+        assert_eq!(value_label(2.5e7, 5e6), "2.5e7");
+        assert_eq!(value_label(5e6, 5e6), "5e6", "one form along an axis");
     }
 
     #[test]

@@ -367,8 +367,23 @@ fn time_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &TimePlot
     };
 
     // Grid and axis labels.
+    // A half is named only when a line with data is drawn in it.
+    let half_has_data = |down: bool| {
+        p.lines
+            .iter()
+            .any(|l| l.down == down && l.y.iter().any(|v| v.is_finite()))
+    };
     let unit_line = match &p.mirrored {
-        Some((upl, downl)) => format!("{}    ▲ {upl}   ▼ {downl}", scale.label),
+        Some((upl, downl)) => {
+            let mut s = scale.label.clone();
+            if half_has_data(false) {
+                s.push_str(&format!("    ▲ {upl}"));
+            }
+            if half_has_data(true) {
+                s.push_str(&format!("   ▼ {downl}"));
+            }
+            s
+        }
         None => scale.label.clone(),
     };
     c.text(

@@ -161,8 +161,9 @@ fn huge_values_and_a_wide_chart() {
         );
     }
     // Received up to 29 × 1e300 B/s = 2.58e286 PiB/s: ticks 0, 1e286, 2e286, 3e286
-    // above the axis and the same below it (sent), every one a finite number.
-    assert!(texts.contains(&"PiB/s    ▲ received   ▼ sent"), "{texts:?}");
+    // above the axis and the same below it, every one a finite number. Nothing
+    // was sent (no column), so only the received half is named.
+    assert!(texts.contains(&"PiB/s    ▲ received"), "{texts:?}");
     let ticks: Vec<f64> = texts.iter().filter_map(|t| t.parse::<f64>().ok()).collect();
     assert_eq!(ticks.len(), 7, "{texts:?}");
     for (got, want) in ticks.iter().zip([0.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0]) {
@@ -360,4 +361,30 @@ mod arbitrary {
             prop_assert!(r.json().is_object());
         }
     }
+}
+
+/// Absurd values (a mutated file's 1e287) print in exponent form on axes and in
+/// tables, not as hundreds of digits; a mirrored chart names only the halves it
+/// draws (received traffic and no sent column: no "▼ sent").
+#[test]
+fn huge_values_and_one_sided_mirrored_charts() {
+    let m = machine("huge", 50, |i, r| {
+        cpu(r, 20.0, 0.0, 0.0);
+        r.set(Metric::Load1, Some(if i == 10 { 5e287 } else { 1.0 }));
+        r.set(Metric::NetRxBytesPerS, Some(1000.0 + i as f64));
+    });
+    let r = report(&[m]);
+    let html = r.html();
+    assert!(html.contains("5e287"), "the maximum in exponent form");
+    let longest_digits = html
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        longest_digits < 40,
+        "a run of {longest_digits} digits in the page"
+    );
+    assert!(html.contains("▲ received"));
+    assert!(!html.contains("▼ sent"), "no sent data, no sent label");
 }
