@@ -55,6 +55,8 @@ pub struct FileConfig {
     pub proc_root: Option<PathBuf>,
     pub rootfs: Option<PathBuf>,
     pub quiet: Option<bool>,
+    pub containers: Option<bool>,
+    pub cgroup_root: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -138,6 +140,8 @@ pub struct RecordSettings {
     pub proc_root: PathBuf,
     pub rootfs: PathBuf,
     pub quiet: bool,
+    /// The cgroup v2 root whose containers are read each sample, when asked for.
+    pub containers: Option<PathBuf>,
 }
 
 /// What the flags said (all optional: absent flags fall through to the next layer).
@@ -163,6 +167,8 @@ pub struct Flags {
     pub proc_root: Option<PathBuf>,
     pub rootfs: Option<PathBuf>,
     pub quiet: bool,
+    pub containers: bool,
+    pub cgroup_root: Option<PathBuf>,
 }
 
 /// A value and where it came from (for error messages).
@@ -574,6 +580,26 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
             },
             None => file.quiet.unwrap_or(false),
         };
+    let want_containers = flags.containers
+        || match e("PERFAN_CONTAINERS") {
+            Some(q) => match q.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => return usage(format!("PERFAN_CONTAINERS: not a boolean: {q:?}")),
+            },
+            None => file.containers.unwrap_or(false),
+        };
+    let cgroup_root = pick(&[
+        (flags.cgroup_root.clone(), flag("cgroup-root")),
+        (
+            e("PERFAN_CGROUP_ROOT").map(PathBuf::from),
+            envn("PERFAN_CGROUP_ROOT"),
+        ),
+        (file.cgroup_root.clone(), file_from("cgroup-root")),
+    ])
+    .map(|v| v.v)
+    .unwrap_or_else(|| rootfs.join("sys/fs/cgroup"));
+    let containers = want_containers.then_some(cgroup_root);
     Ok(RecordSettings {
         interval,
         duration,
@@ -586,6 +612,7 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
         proc_root,
         rootfs,
         quiet,
+        containers,
     })
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use perfcore::capture::Sources;
 use perfcore::reader::ReaderConfig;
 use perfcore::record::{
@@ -93,6 +93,13 @@ pub struct Args {
     /// Where the host's root filesystem is (for filesystem usage and machine-id).
     #[arg(long, value_name = "DIR")]
     rootfs: Option<PathBuf>,
+    /// Also record the containers (docker, podman, containerd, CRI-O) found in
+    /// the cgroup v2 tree: CPU, throttling, memory, block I/O and tasks each.
+    #[arg(long)]
+    containers: bool,
+    /// The cgroup v2 root for --containers (default: <rootfs>/sys/fs/cgroup).
+    #[arg(long, value_name = "DIR")]
+    cgroup_root: Option<PathBuf>,
     /// Config file (TOML; keys as the long flags: interval, output, server, ...).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -124,6 +131,8 @@ impl Args {
             proc_root: self.proc_root.clone(),
             rootfs: self.rootfs.clone(),
             quiet: self.quiet,
+            containers: self.containers,
+            cgroup_root: self.cgroup_root.clone(),
         }
     }
 }
@@ -339,9 +348,18 @@ pub fn run(args: Args) -> Result<()> {
     }));
     let reader_config = ReaderConfig::with_proc_root(&settings.proc_root).rootfs(&settings.rootfs);
     let per_hour = (3600.0 / settings.interval.as_secs_f64()).ceil().max(1.0) as u64;
-    let source = LiveSource::open(reader_config)
+    let mut source = LiveSource::open(reader_config)
         .with_context(|| format!("reading {}", settings.proc_root.display()))?
         .cpuinfo_every(per_hour);
+    if let Some(root) = &settings.containers {
+        if !root.join("cgroup.controllers").is_file() {
+            bail!(
+                "--containers: {} is not a cgroup v2 root (no cgroup.controllers); give --cgroup-root",
+                root.display()
+            );
+        }
+        source = source.containers(root);
+    }
     let (mut sink, spool, target) = build_sinks(&settings, &machine_id, &warn)?;
 
     let control = Control::new();

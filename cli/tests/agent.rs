@@ -1336,3 +1336,148 @@ fn status_line_only_on_a_terminal() {
     assert!(o.status.success());
     assert!(!String::from_utf8_lossy(&o.stdout).contains("perfan"));
 }
+
+/// A cgroup v2 tree with one docker container (systemd driver), as the kernel
+/// lays it out: what `--containers` reads.
+fn fake_cgroup_root(dir: &Path) -> PathBuf {
+    let root = dir.join("cgroup");
+    let c = root.join(
+        "system.slice/docker-942b476921d8001bc53b35e48954a3a280e4a4cdceee8f13dc9396caf72de7f7.scope",
+    );
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::write(root.join("cgroup.controllers"), "cpu io memory pids\n").unwrap();
+    for (f, t) in [
+        (
+            "cpu.stat",
+            "usage_usec 2923730\nuser_usec 2477237\nsystem_usec 446493\nnr_periods 83\nnr_throttled 52\nthrottled_usec 2326325\n",
+        ),
+        ("cpu.max", "50000 100000\n"),
+        ("memory.current", "58802176\n"),
+        ("memory.max", "536870912\n"),
+        (
+            "memory.stat",
+            "anon 110592\nfile 57663488\nkernel 1028096\nslab 939776\n",
+        ),
+        (
+            "io.stat",
+            "8:0 rbytes=50896896 wbytes=11239424 rios=95 wios=15 dbytes=0 dios=0\n",
+        ),
+        ("pids.current", "1\n"),
+        ("pids.max", "4580\n"),
+    ] {
+        std::fs::write(c.join(f), t).unwrap();
+    }
+    root
+}
+
+/// `perfan record --containers`: every sample holds the container's record in
+/// the older container collector's exact form, the report has a Containers
+/// section, and the store gets the container's series.
+#[test]
+fn record_containers_into_a_capture_and_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = fake_cgroup_root(dir.path());
+    let out = dir.path().join("cap.json");
+    let o = run(perfan()
+        .args([
+            "record",
+            "--interval",
+            "1s",
+            "--duration",
+            "3s",
+            "-q",
+            "--containers",
+            "--cgroup-root",
+        ])
+        .arg(&root)
+        .args(["--format", "pcc", "-o"])
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let samples = capture_samples(&out);
+    assert!(samples.len() >= 3, "{} samples", samples.len());
+    let want = r#"{"container_id":"942b476921d8001bc53b35e48954a3a280e4a4cdceee8f13dc9396caf72de7f7","container_name":"","cpu_period":100000,"cpu_periods":83,"cpu_quota":50000,"cpu_system_usec":446493,"cpu_throttled":52,"cpu_throttled_usec":2326325,"cpu_usage_usec":2923730,"cpu_user_usec":2477237,"io_read_bytes":50896896,"io_read_ops":95,"io_write_bytes":11239424,"io_write_ops":15,"memory_anon":110592,"memory_current":58802176,"memory_file":57663488,"memory_kernel":1028096,"memory_max":536870912,"memory_slab":939776,"pids_current":1,"pids_max":4580,"runtime":"docker"}"#;
+    for s in &samples {
+        assert_eq!(s.other.len(), 1);
+        assert_eq!(s.other[0].subsystem, "container/docker/942b476921d8");
+        assert_eq!(String::from_utf8_lossy(&s.other[0].measurement), want);
+        assert!(s.has(perfcore::Source::Stat), "the host is recorded too");
+    }
+    // The report of that capture: host charts and the container's.
+    let html = dir.path().join("r.html");
+    let json = dir.path().join("r.json");
+    let o = run(perfan()
+        .args(["report", "--input"])
+        .arg(&out)
+        .arg("-o")
+        .arg(&html)
+        .arg("--json")
+        .arg(&json));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let ids: Vec<&str> = v["machines"][0]["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"containers-memory") && ids.contains(&"cpu"),
+        "{ids:?}"
+    );
+
+    // Into the store: the container's series, by its short id.
+    let db = format!("sqlite://{}/s.db", dir.path().display());
+    let o = run(perfan()
+        .args([
+            "record",
+            "--interval",
+            "1s",
+            "--duration",
+            "3s",
+            "-q",
+            "--machine",
+            "m1",
+            "--db",
+            &db,
+        ])
+        .env("PERFAN_CONTAINERS", "1")
+        .env("PERFAN_CGROUP_ROOT", &root));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(perfan()
+        .args(["report", "--db", &db, "--machine", "m1", "-o"])
+        .arg(&html)
+        .arg("--json")
+        .arg(&json));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let ctr = v["machines"][0]["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "container")
+        .expect("a container in the store")
+        .clone();
+    assert_eq!(ctr["device"], "942b476921d8");
+    // Nothing moved between the samples: 0% CPU, the memory as written.
+    assert_eq!(ctr["last"]["cpu_pct"], 0.0);
+    assert_eq!(ctr["last"]["mem_bytes"], 58_802_176.0);
+    assert_eq!(ctr["last"]["cpu_limit_cores"], 0.5);
+
+    // A root that is not cgroup v2: one clear line, nothing recorded.
+    let o = run(perfan()
+        .args([
+            "record",
+            "--duration",
+            "1s",
+            "-q",
+            "--containers",
+            "--cgroup-root",
+        ])
+        .arg(dir.path())
+        .args(["--format", "pcc", "-o"])
+        .arg(dir.path().join("no.json")));
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("is not a cgroup v2 root"), "{e}");
+}

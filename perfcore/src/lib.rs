@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod cgroup;
 pub mod container;
 pub mod csv;
 pub mod error;

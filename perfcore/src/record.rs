@@ -77,6 +77,7 @@ pub struct LiveSource {
     cpuinfo_sample: RawSample,
     every: u64,
     reads: u64,
+    containers: Option<crate::cgroup::Containers>,
 }
 
 impl LiveSource {
@@ -102,7 +103,15 @@ impl LiveSource {
             cpuinfo_sample: RawSample::default(),
             every: 360,
             reads: 0,
+            containers: None,
         })
+    }
+
+    /// Also reads the containers under this cgroup v2 root (`/sys/fs/cgroup`)
+    /// every sample, as records of the older container collector's form.
+    pub fn containers(mut self, cgroup_root: impl Into<PathBuf>) -> Self {
+        self.containers = Some(crate::cgroup::Containers::new(cgroup_root));
+        self
     }
 
     /// Reads `/proc/cpuinfo` every `n` samples (at least 1).
@@ -132,6 +141,9 @@ impl SampleSource for LiveSource {
             if let Some(text) = self.cpuinfo_sample.get(Source::Cpuinfo) {
                 raw.set(Source::Cpuinfo, text);
             }
+        }
+        if let Some(c) = self.containers.as_mut() {
+            c.read_into(raw);
         }
         self.reads += 1;
         Ok(())
