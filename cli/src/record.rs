@@ -358,7 +358,7 @@ pub fn run(args: Args) -> Result<()> {
                 root.display()
             );
         }
-        source = source.containers(root);
+        source = source.containers(root, &settings.rootfs);
     }
     let (mut sink, spool, target) = build_sinks(&settings, &machine_id, &warn)?;
 

@@ -208,12 +208,46 @@ fn keyed(text: &str, key: &str) -> Option<u64> {
     })
 }
 
+/// The name docker or podman gave container `id`, read from their state under
+/// `rootfs` (`var/lib/docker/containers/<id>/config.v2.json`, podman's
+/// `var/lib/containers/storage/overlay-containers/containers.json`); `None` when
+/// not readable (the agent is not root, another runtime).
+pub fn runtime_name(rootfs: &Path, runtime: &str, id: &str) -> Option<String> {
+    match runtime {
+        "docker" => {
+            let path = rootfs
+                .join("var/lib/docker/containers")
+                .join(id)
+                .join("config.v2.json");
+            let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+            let name = v.get("Name")?.as_str()?.trim_start_matches('/');
+            (!name.is_empty()).then(|| name.to_owned())
+        }
+        "podman" => {
+            let path = rootfs.join("var/lib/containers/storage/overlay-containers/containers.json");
+            let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+            v.as_array()?
+                .iter()
+                .find(|c| c.get("id").and_then(Value::as_str) == Some(id))?
+                .get("names")?
+                .as_array()?
+                .first()?
+                .as_str()
+                .map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
 /// The containers under a cgroup root, looked for again every few samples
 /// (containers come and go) and read every sample.
 #[derive(Debug)]
 pub struct Containers {
     root: PathBuf,
     found: Vec<Found>,
+    /// Names by id, looked up once per container (with [`Containers::names_from`]).
+    names: Vec<(String, String)>,
+    rootfs: Option<PathBuf>,
     rescan_every: u64,
     reads: u64,
 }
@@ -224,9 +258,17 @@ impl Containers {
         Containers {
             root: root.into(),
             found: Vec::new(),
+            names: Vec::new(),
+            rootfs: None,
             rescan_every: 10,
             reads: 0,
         }
+    }
+
+    /// Names containers from the runtimes' state under `rootfs` (see [`runtime_name`]).
+    pub fn names_from(mut self, rootfs: impl Into<PathBuf>) -> Self {
+        self.rootfs = Some(rootfs.into());
+        self
     }
 
     /// Looks for containers again every `n` samples (at least 1).
@@ -244,12 +286,24 @@ impl Containers {
     pub fn read_into(&mut self, raw: &mut RawSample) {
         if self.reads.is_multiple_of(self.rescan_every) {
             self.found = discover(&self.root);
+            if let Some(rootfs) = &self.rootfs {
+                for f in &self.found {
+                    if !self.names.iter().any(|(id, _)| *id == f.id)
+                        && let Some(n) = runtime_name(rootfs, f.runtime, &f.id)
+                    {
+                        self.names.push((f.id.clone(), n));
+                    }
+                }
+            }
         }
         self.reads += 1;
         let mut gone = false;
         for f in &self.found {
             match read_record(f) {
-                Some(m) => {
+                Some(mut m) => {
+                    if let Some((_, n)) = self.names.iter().find(|(id, _)| *id == f.id) {
+                        m.insert("container_name".into(), Value::from(n.clone()));
+                    }
                     let short: String = f.id.chars().take(12).collect();
                     raw.other.push(OtherRecord {
                         subsystem: format!("container/{}/{short}", f.runtime),
@@ -414,6 +468,51 @@ mod tests {
         let mut c3 = RawSample::new(1_010_000);
         cg.read_into(&mut c3);
         assert!(c3.other.is_empty());
+    }
+
+    #[test]
+    fn names_from_the_runtimes_state() {
+        let root = tempfile::tempdir().unwrap();
+        let rootfs = tempfile::tempdir().unwrap();
+        fixture_cgroup(&root.path().join(format!("system.slice/docker-{ID}.scope")));
+        let pod_id = ID.replace('9', "c");
+        fixture_cgroup(
+            &root
+                .path()
+                .join(format!("machine.slice/libpod-{pod_id}.scope")),
+        );
+        let cfg = rootfs.path().join("var/lib/docker/containers").join(ID);
+        std::fs::create_dir_all(&cfg).unwrap();
+        std::fs::write(
+            cfg.join("config.v2.json"),
+            r#"{"ID":"x","Name":"/web-1","State":{}}"#,
+        )
+        .unwrap();
+        let pods = rootfs
+            .path()
+            .join("var/lib/containers/storage/overlay-containers");
+        std::fs::create_dir_all(&pods).unwrap();
+        std::fs::write(
+            pods.join("containers.json"),
+            format!(r#"[{{"id":"other","names":["x"]}},{{"id":"{pod_id}","names":["db"]}}]"#),
+        )
+        .unwrap();
+        let mut cg = Containers::new(root.path()).names_from(rootfs.path());
+        let mut raw = RawSample::new(0);
+        cg.read_into(&mut raw);
+        let mut names: Vec<String> = raw
+            .other
+            .iter()
+            .map(|o| {
+                crate::container::parse(&o.subsystem, &o.measurement)
+                    .unwrap()
+                    .name
+            })
+            .collect();
+        names.sort();
+        assert_eq!(names, ["db", "web-1"]);
+        // Unreadable state: no name, no error.
+        assert_eq!(runtime_name(Path::new("/nonexistent"), "docker", ID), None);
     }
 
     #[test]

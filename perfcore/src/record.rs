@@ -108,9 +108,14 @@ impl LiveSource {
     }
 
     /// Also reads the containers under this cgroup v2 root (`/sys/fs/cgroup`)
-    /// every sample, as records of the older container collector's form.
-    pub fn containers(mut self, cgroup_root: impl Into<PathBuf>) -> Self {
-        self.containers = Some(crate::cgroup::Containers::new(cgroup_root));
+    /// every sample, as records of the older container collector's form, named
+    /// from the runtimes' state under `rootfs` where readable.
+    pub fn containers(
+        mut self,
+        cgroup_root: impl Into<PathBuf>,
+        rootfs: impl Into<PathBuf>,
+    ) -> Self {
+        self.containers = Some(crate::cgroup::Containers::new(cgroup_root).names_from(rootfs));
         self
     }
 
