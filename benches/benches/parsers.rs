@@ -418,10 +418,40 @@ fn config() -> Criterion {
         .configure_from_args()
 }
 
+/// A container record of the older container collector (the first of the
+/// upstream capture): ours into typed fields, beside a generic `serde_json::Value`
+/// (what a script reading the capture would do; neither procfs nor sysinfo reads
+/// these records).
+fn bench_container(c: &mut Criterion) {
+    let capture = fixture("upstream/oci-e5-ubuntu24-containers/container_collection.json");
+    let line = capture.split(|b| *b == b'\n').next().expect("a line");
+    let rec = perfcore::capture::parse_record(line, 1).expect("record");
+    let (sub, m) = (
+        rec.subsystem.to_string(),
+        rec.measurement.as_bytes().to_vec(),
+    );
+    let ours = perfcore::container::parse(&sub, &m).expect("ours parses");
+    assert_eq!(ours.cpu_usage_usec, Some(2_923_730));
+    let mut g = group(c, "container/record", &m);
+    g.bench_function("perfcore", |b| {
+        b.iter(|| {
+            perfcore::container::parse(black_box(&sub), black_box(&m))
+                .map(|c| black_box(c.cpu_usage_usec))
+        })
+    });
+    g.bench_function("serde_json-Value", |b| {
+        b.iter(|| {
+            serde_json::from_slice::<serde_json::Value>(black_box(&m))
+                .map(|v| black_box(v["cpu_usage_usec"].as_u64()))
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = parsers;
     config = config();
     targets = bench_paired, bench_stat, bench_meminfo, bench_diskstats, bench_net_dev, bench_loadavg,
-        bench_vmstat, bench_pressure, bench_cpuinfo
+        bench_vmstat, bench_pressure, bench_cpuinfo, bench_container
 }
 criterion_main!(parsers);
