@@ -1481,3 +1481,35 @@ fn record_containers_into_a_capture_and_the_store() {
     assert_eq!(e.lines().count(), 1, "{e}");
     assert!(e.contains("is not a cgroup v2 root"), "{e}");
 }
+
+/// A second SIGTERM while the agent is stopping (here: still trying to deliver
+/// to a server that is down) ends it at once, exit code 1; what was spooled
+/// stays on disk for the next run.
+#[test]
+fn a_second_signal_while_stopping_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, cap) = (dir.path().join("spool"), dir.path().join("local.json"));
+    let rx = Receiver::new(); // down: connections refused
+    let mut child = ship(&rx, &spool, &cap, &["--batch", "1s"]);
+    wait_for("a spooled batch", Duration::from_secs(20), || {
+        std::fs::read_dir(spool.join("batches")).is_ok_and(|d| d.count() >= 2)
+    });
+    signal(&child, "TERM");
+    // Stopping: the agent gives the sender a few seconds with the server away.
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still stopping after one signal"
+    );
+    let t0 = Instant::now();
+    signal(&child, "TERM");
+    let st = wait_exit(&mut child, Duration::from_secs(5));
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(st.code(), Some(1));
+    let left = std::fs::read_dir(spool.join("batches")).unwrap().count();
+    assert!(left >= 2, "{left} batches kept");
+}
