@@ -1513,3 +1513,70 @@ fn a_second_signal_while_stopping_exits_at_once() {
     let left = std::fs::read_dir(spool.join("batches")).unwrap().count();
     assert!(left >= 2, "{left} batches kept");
 }
+
+/// `record --format portal`: the portal upload CSV as it goes, one row per
+/// interval on whole unix seconds, CRLF, memory in KiB of this machine.
+#[test]
+fn record_portal_writes_the_portal_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("portal.csv");
+    let o = run(perfan()
+        .args([
+            "record",
+            "--interval",
+            "1s",
+            "--duration",
+            "3s",
+            "-q",
+            "--format",
+            "portal",
+            "-o",
+        ])
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.starts_with(&format!("{}\r\n", perfcore::csv::portal::HEADER)),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| !l.is_empty()) && text.ends_with("\r\n"));
+    let rows = perfcore::csv::portal::read(text.as_bytes()).unwrap();
+    assert!((2..=3).contains(&rows.len()), "{} rows", rows.len());
+    let ts: Vec<i64> = rows.iter().map(|r| r.timestamp_s).collect();
+    assert!(ts.windows(2).all(|w| w[1] > w[0]), "{ts:?}");
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let total_kb: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    let col = |name: &str| {
+        perfcore::csv::portal::COLUMNS
+            .iter()
+            .position(|c| *c == name)
+            .unwrap()
+    };
+    for r in &rows {
+        assert_eq!(r.values[col("mem_total_kb")], Some(total_kb));
+        let cpu: f64 = [
+            "cpu_user",
+            "cpu_system",
+            "cpu_idle",
+            "cpu_iowait",
+            "cpu_steal",
+        ]
+        .iter()
+        .map(|c| r.values[col(c)].unwrap())
+        .sum();
+        // The five shown columns leave out nice, irq, softirq and guest.
+        assert!((90.0..=100.0 + 1e-9).contains(&cpu), "{cpu}");
+        for c in [
+            "disk_read_bytes",
+            "disk_write_bytes",
+            "net_rx_bytes",
+            "net_tx_bytes",
+        ] {
+            assert!(r.values[col(c)].unwrap() >= 0.0);
+        }
+    }
+}

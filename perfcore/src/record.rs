@@ -992,7 +992,8 @@ impl PortalFileSink {
     fn write_header(&mut self) -> Result<()> {
         self.writer.get_mut().clear();
         if self.file.is_empty() {
-            let h = format!("{}\n", crate::csv::portal::HEADER);
+            // CRLF, as the rows and the older tools' files.
+            let h = format!("{}\r\n", crate::csv::portal::HEADER);
             self.file.append(h.as_bytes())?;
         }
         Ok(())
