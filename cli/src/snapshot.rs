@@ -35,12 +35,24 @@ enum Format {
     Table,
 }
 
+/// Names the file actually read when procfs is elsewhere (`--proc-root
+/// /host/proc`): `/host/proc/vmstat (/proc/vmstat): line 13: ...`.
+fn read_under(proc_root: &std::path::Path, e: perfcore::Error) -> anyhow::Error {
+    if let perfcore::Error::Parse { file, .. } = &e
+        && proc_root != std::path::Path::new("/proc")
+        && let Some(rel) = file.strip_prefix("/proc/")
+    {
+        return anyhow::anyhow!("{}: {e}", proc_root.join(rel).display());
+    }
+    e.into()
+}
+
 pub fn run(args: Args) -> Result<()> {
     let config = ReaderConfig::with_proc_root(&args.proc_root).rootfs(&args.rootfs);
     let mut reader = LiveReader::open(config)?;
     let mut raw = RawSample::default();
     reader.read(&mut raw)?;
-    let snap = raw.parse()?;
+    let snap = raw.parse().map_err(|e| read_under(&args.proc_root, e))?;
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {

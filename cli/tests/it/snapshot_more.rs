@@ -84,6 +84,9 @@ fn snapshot_of_a_malformed_proc_file_fails_with_one_line_naming_it() {
             assert_eq!(stderr.lines().count(), 1, "{case} {format}: {stderr}");
             assert!(stderr.starts_with("perfan: error: "), "{case}: {stderr}");
             assert!(stderr.contains(named), "{case}: {stderr}");
+            // The file actually read, under the proc root, is named first.
+            let real = format!("perfan: error: {}: {named}", proc.join(file).display());
+            assert!(stderr.starts_with(&real), "{case}: {stderr}");
         }
     }
     // The unknown-line-type PSI case is not malformed: it is ignored, no error.
