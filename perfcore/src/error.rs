@@ -2,6 +2,15 @@
 
 use std::path::PathBuf;
 
+/// `line N: `, or nothing for line 0 (an empty file has no line to name).
+fn line_prefix(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!("line {line}: ")
+    }
+}
+
 /// Result alias used throughout perfcore.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -10,7 +19,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A kernel file's text does not have the expected shape.
-    #[error("{file}: line {line}: {message}")]
+    #[error("{file}: {}{message}", line_prefix(*.line))]
     Parse {
         /// Which file was being parsed, e.g. `/proc/stat`.
         file: &'static str,

@@ -37,7 +37,7 @@ pub struct LoadAvg {
 /// averages; `runnable/total` and the last PID may follow, and must be
 /// unsigned integers when they do. Fields after the fifth are ignored. An
 /// empty input, a missing or malformed field, or a second non-blank line is
-/// an error naming the line (line 0 for an empty input).
+/// an error naming the line (no line for an empty input: "/proc/loadavg: empty file").
 ///
 /// ```
 /// let l = perfcore::parse::loadavg::parse(b"0.21 0.37 0.39 1/719 19737\n")?;

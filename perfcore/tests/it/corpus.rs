@@ -140,6 +140,35 @@ fn check_tree_case(case: &Path, exp: &Value, tally: &mut Tally) {
             "{}: the source expects an error, we parsed it",
             case.display()
         );
+        // Each error names one of the case's files (as the kernel path) and a
+        // line of it; where the source says which text is bad, that line holds it.
+        let inputs: Vec<&str> = exp["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let reason = exp["expect_error"]["reason"].as_str().unwrap_or_default();
+        let quoted = reason.split('"').nth(1);
+        for e in &errors {
+            let perfcore::Error::Parse { file, line, .. } = e else {
+                panic!("{}: not a parse error: {e}", case.display());
+            };
+            let input = inputs
+                .iter()
+                .find(|i| format!("/{i}") == *file)
+                .unwrap_or_else(|| panic!("{}: {file} is not one of {inputs:?}", case.display()));
+            assert!(*line >= 1, "{}: {e}", case.display());
+            let text = std::fs::read_to_string(case.join(input)).unwrap();
+            let bad_line = text.lines().nth(line - 1).unwrap_or_default();
+            if let Some(q) = quoted {
+                assert_eq!(bad_line, q, "{}: {e}", case.display());
+            }
+            assert!(
+                e.to_string().starts_with(&format!("{file}: line {line}: ")),
+                "{e}"
+            );
+        }
         tally.checked += 1;
         return;
     }
@@ -383,6 +412,14 @@ fn check_input_case(case: &Path, exp: &Value, tally: &mut Tally) {
         if name.starts_with("loadavg") {
             let r = loadavg::parse(&bytes);
             assert_eq!(r.is_err(), want_err, "{ctx}");
+            if let Err(e) = &r {
+                let want = if bytes.iter().all(u8::is_ascii_whitespace) {
+                    "/proc/loadavg: empty file"
+                } else {
+                    "/proc/loadavg: line 1: "
+                };
+                assert!(e.to_string().starts_with(want), "{ctx}: {e}");
+            }
             if let Ok(l) = r {
                 let j = serde_json::to_value(l).unwrap();
                 for (k, v) in a["expected"].as_object().unwrap() {
@@ -392,6 +429,23 @@ fn check_input_case(case: &Path, exp: &Value, tally: &mut Tally) {
         } else if name.starts_with("pressure") {
             let r = pressure::parse(&bytes, pressure::Resource::Cpu);
             assert_eq!(r.is_err(), want_err, "{ctx}");
+            if let Err(e) = &r {
+                let bad = String::from_utf8_lossy(&bytes);
+                let n = bad
+                    .lines()
+                    .position(|l| {
+                        l.split_whitespace().any(|t| {
+                            t.split_once('=')
+                                .is_some_and(|(_, v)| v.parse::<f64>().is_err())
+                        })
+                    })
+                    .map_or(1, |i| i + 1);
+                assert!(
+                    e.to_string()
+                        .starts_with(&format!("/proc/pressure/cpu: line {n}: ")),
+                    "{ctx}: {e}"
+                );
+            }
             if let Ok(p) = r {
                 assert!(
                     p.some.is_none() && p.full.is_none(),
