@@ -418,6 +418,41 @@ fn config() -> Criterion {
         .configure_from_args()
 }
 
+/// The `statfs[*]` record of a capture (statvfs of every real mount, NDJSON):
+/// ours into typed fields, beside one `serde_json::Value` per line (procfs has
+/// no reader for it; sysinfo only reads it live).
+fn bench_statfs(c: &mut Criterion) {
+    let capture = fixture("upstream/azure-b1s-ubuntu/pcc_collection.json");
+    let rec = capture
+        .split(|b| *b == b'\n')
+        .filter_map(|l| perfcore::capture::parse_record(l, 1).ok())
+        .find(|r| r.subsystem == "statfs[*]")
+        .expect("a statfs record");
+    let m = rec.measurement.as_bytes().to_vec();
+    let ours = perfcore::parse::statfs::parse(&m).expect("ours parses");
+    let n = ours.len();
+    assert!(n > 0);
+    let mut g = group(c, "statfs/capture-record", &m);
+    g.bench_function("perfcore", |b| {
+        b.iter(|| perfcore::parse::statfs::parse(black_box(&m)).map(|v| black_box(v.len())))
+    });
+    g.bench_function("serde_json-Value", |b| {
+        b.iter(|| {
+            let mut k = 0;
+            for line in black_box(&m)
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+            {
+                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
+                    k += usize::from(v.is_object());
+                }
+            }
+            black_box(k)
+        })
+    });
+    g.finish();
+}
+
 /// A container record of the older container collector (the first of the
 /// upstream capture): ours into typed fields, beside a generic `serde_json::Value`
 /// (what a script reading the capture would do; neither procfs nor sysinfo reads
@@ -452,6 +487,6 @@ criterion_group! {
     name = parsers;
     config = config();
     targets = bench_paired, bench_stat, bench_meminfo, bench_diskstats, bench_net_dev, bench_loadavg,
-        bench_vmstat, bench_pressure, bench_cpuinfo, bench_container
+        bench_vmstat, bench_pressure, bench_cpuinfo, bench_container, bench_statfs
 }
 criterion_main!(parsers);
