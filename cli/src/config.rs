@@ -616,6 +616,14 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
     })
 }
 
+/// The kernel release of the machine whose procfs is at `proc_root`
+/// (`sys/kernel/osrelease`, what `uname -r` prints).
+pub fn kernel_release(proc_root: &Path) -> Option<String> {
+    let s = std::fs::read_to_string(proc_root.join("sys/kernel/osrelease")).ok()?;
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
 /// The machine id when none is given: `/etc/machine-id` (of the host root, then
 /// our own), else the host name.
 pub fn detect_machine_id(rootfs: &Path, proc_root: &Path) -> String {

@@ -304,6 +304,7 @@ fn build_sinks(
             &s.tenant,
             machine_id,
             config::hostname(&s.proc_root),
+            config::kernel_release(&s.proc_root),
             s.interval,
             s.commit_every,
         )?;

@@ -312,22 +312,36 @@ fn read_input(input: &str, id: &str) -> Result<Vec<MachineSeries>> {
     Ok(got)
 }
 
-/// Names containers from a `container_names.json` beside the input (the older
-/// container collector writes one: its records carry ids only).
+/// What the older tools kept beside a capture in a run folder: container names
+/// (`container_names.json`, else `system_info/docker_ps.txt`) and the host name
+/// and kernel (`system_info/uname.txt`).
 fn name_containers(dir: &Path, machines: &mut [MachineSeries]) -> Result<()> {
-    let names_file = dir.join("container_names.json");
+    let uname = dir.join("system_info/uname.txt");
+    if let Ok(text) = std::fs::read_to_string(&uname) {
+        for m in machines.iter_mut() {
+            perfreport::input::facts_from_uname(&mut m.facts, &text);
+        }
+    }
     let has_containers = machines.iter().any(|m| {
         m.devices
             .iter()
             .any(|d| d.kind == perfcore::metrics::DeviceKind::Container)
     });
-    if !has_containers || !names_file.is_file() {
+    if !has_containers {
         return Ok(());
     }
-    let bytes =
-        std::fs::read(&names_file).with_context(|| format!("opening {}", names_file.display()))?;
-    let names = perfreport::input::container_names(&bytes)
-        .with_context(|| format!("reading {}", names_file.display()))?;
+    let names_file = dir.join("container_names.json");
+    let names = if names_file.is_file() {
+        let bytes = std::fs::read(&names_file)
+            .with_context(|| format!("opening {}", names_file.display()))?;
+        perfreport::input::container_names(&bytes)
+            .with_context(|| format!("reading {}", names_file.display()))?
+    } else {
+        match std::fs::read_to_string(dir.join("system_info/docker_ps.txt")) {
+            Ok(text) => perfreport::input::docker_ps_names(&text),
+            Err(_) => return Ok(()),
+        }
+    };
     for m in machines {
         perfreport::input::name_containers(m, &names);
     }

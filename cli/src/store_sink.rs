@@ -41,6 +41,7 @@ impl StoreSink {
         tenant: &str,
         machine_key: &str,
         hostname: Option<String>,
+        kernel: Option<String>,
         interval: Duration,
         commit_every: Duration,
     ) -> Result<StoreSink> {
@@ -67,7 +68,12 @@ impl StoreSink {
             machine_key: machine_key.to_owned(),
             machine: m.id,
             hostname,
-            facts: MachineFacts::default(),
+            // The kernel release is not in any sampled file: read once here.
+            facts: {
+                let mut f = MachineFacts::default();
+                f.kernel = kernel;
+                f
+            },
             facts_stored: MachineFacts::default(),
             rows: Vec::new(),
             devices: Vec::new(),

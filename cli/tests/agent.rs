@@ -1458,6 +1458,9 @@ fn record_containers_into_a_capture_and_the_store() {
         .expect("a container in the store")
         .clone();
     assert_eq!(ctr["device"], "942b476921d8");
+    // The kernel release, read once by the agent, is in the stored facts.
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(v["machines"][0]["facts"]["kernel"], release.trim());
     // Nothing moved between the samples: 0% CPU, the memory as written.
     assert_eq!(ctr["last"]["cpu_pct"], 0.0);
     assert_eq!(ctr["last"]["mem_bytes"], 58_802_176.0);

@@ -334,4 +334,34 @@ fn container_capture_and_the_run_directory() {
         assert!(ids.contains(&id.to_owned()), "{id} in {ids:?}");
     }
     assert_eq!(m["facts"]["cpu_model"], "AMD EPYC 9J14 96-Core Processor");
+    // system_info/uname.txt of the run folder: the host name and kernel.
+    assert_eq!(m["facts"]["kernel"], "6.14.0-1016-oracle");
+    assert_eq!(m["facts"]["hostname"], "perftestvm02");
+
+    // Without container_names.json, the docker ps output of the run names them.
+    let ps_dir = dir.path().join("ps");
+    std::fs::create_dir_all(ps_dir.join("system_info")).unwrap();
+    std::fs::copy(run.join("container_collection.json"), ps_dir.join("c.json")).unwrap();
+    std::fs::copy(
+        run.join("system_info/docker_ps.txt"),
+        ps_dir.join("system_info/docker_ps.txt"),
+    )
+    .unwrap();
+    let s = report(dir.path(), "ps", &ps_dir.join("c.json"), &[]);
+    let mut names: Vec<&str> = s["machines"][0]["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["device"].as_str().unwrap())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        names,
+        [
+            "loadtest-container-1",
+            "loadtest-container-2",
+            "loadtest-container-3"
+        ]
+    );
 }

@@ -254,6 +254,45 @@ pub fn name_containers(series: &mut MachineSeries, names: &perfcore::container::
     renamed.len()
 }
 
+/// Container names from `docker ps` output (the older tools kept it as
+/// `system_info/docker_ps.txt`): short id (first column) to name (last column).
+pub fn docker_ps_names(text: &str) -> perfcore::container::Names {
+    let mut lines = text.lines();
+    let header_ok = lines
+        .next()
+        .is_some_and(|h| h.starts_with("CONTAINER ID") && h.trim_end().ends_with("NAMES"));
+    if !header_ok {
+        return perfcore::container::Names::new();
+    }
+    lines
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let id = f.next()?;
+            let name = f.next_back()?;
+            (id.len() >= 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| (id.to_owned(), name.to_owned()))
+        })
+        .collect()
+}
+
+/// Fills the host name and kernel release of `facts`, where unknown, from
+/// `uname -a` output (`Linux web-1 6.14.0-1016-oracle #16~24.04.1-Ubuntu ...`;
+/// the older tools kept it as `system_info/uname.txt`).
+pub fn facts_from_uname(facts: &mut MachineFacts, text: &str) {
+    let mut f = text.split_whitespace();
+    if f.next() != Some("Linux") {
+        return;
+    }
+    if let (Some(host), Some(release)) = (f.next(), f.next()) {
+        if facts.hostname.is_none() {
+            facts.hostname = Some(host.to_owned());
+        }
+        if facts.kernel.is_none() {
+            facts.kernel = Some(release.to_owned());
+        }
+    }
+}
+
 /// Merges parts of the same machine (same id) in order of first appearance.
 pub fn merge(parts: Vec<MachineSeries>) -> Vec<MachineSeries> {
     let mut out: Vec<MachineSeries> = Vec::new();
@@ -302,6 +341,34 @@ pub(crate) fn facts_from_rows(series: &MachineSeries) -> MachineFacts {
 mod tests {
     use super::*;
     use perfcore::metrics::Metric;
+
+    #[test]
+    fn run_folder_files() {
+        let ps = "CONTAINER ID   IMAGE          COMMAND                  CREATED       STATUS          PORTS     NAMES\n\
+                  c699f0b00fb8   ubuntu:24.04   \"/bin/bash -c 'apt-g…\"   6 hours ago   Up 13 minutes             loadtest-container-3\n";
+        let names = docker_ps_names(ps);
+        assert_eq!(
+            perfcore::container::name_for(&names, "c699f0b00fb8"),
+            Some("loadtest-container-3")
+        );
+        assert!(
+            docker_ps_names("NAME IMAGE\nx y\n").is_empty(),
+            "not docker ps"
+        );
+        let mut f = MachineFacts::default();
+        facts_from_uname(
+            &mut f,
+            "Linux perftestvm02 6.14.0-1016-oracle #16~24.04.1-Ubuntu SMP Mon Oct 20 21:11:02 UTC 2025 x86_64 GNU/Linux\n",
+        );
+        assert_eq!(f.kernel.as_deref(), Some("6.14.0-1016-oracle"));
+        assert_eq!(f.hostname.as_deref(), Some("perftestvm02"));
+        let mut g = MachineFacts::default();
+        g.kernel = Some("known".into());
+        facts_from_uname(&mut g, "Darwin mac 23.0\n");
+        facts_from_uname(&mut g, "Linux h 6.1\n");
+        assert_eq!(g.kernel.as_deref(), Some("known"), "known facts are kept");
+        assert_eq!(g.hostname.as_deref(), Some("h"));
+    }
 
     #[test]
     fn detects_inputs() {
