@@ -361,9 +361,11 @@ fn cpu_heat(ctx: &Ctx<'_>, cpus: &[&Device<'_>]) -> Option<Figure> {
     let ts = &ctx.cols.ts;
     let w = &ctx.cols.weight_s;
     let cols: Vec<(i64, i64)> = if ts.len() <= k_max {
+        // A cell spans its interval, cut to the time axis: the first interval
+        // ends where the axis starts, and is not drawn over the row labels.
         ts.iter()
             .zip(w)
-            .map(|(t, w)| (t - (w * 1000.0) as i64, *t))
+            .map(|(t, w)| ((t - (w * 1000.0) as i64).max(ctx.t0), *t))
             .collect()
     } else {
         let span = (ctx.t1 - ctx.t0).max(1) as f64;

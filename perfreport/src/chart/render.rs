@@ -524,7 +524,9 @@ fn heat_plot<DB: DrawingBackend>(c: &Canvas<'_, DB>, chart: &Chart, p: &HeatPlot
         let mut run: Option<(i32, i32, usize)> = None;
         for (ci, v) in vals.iter().enumerate() {
             let Some(&(a, b)) = p.cols.get(ci) else { break };
-            let (xa, xb) = (px(a), px(b).max(px(a) + 1));
+            // Cells are cut to the plot: none reaches over the row labels.
+            let (a, b) = (a.clamp(x0, x1), b.clamp(x0, x1));
+            let (xa, xb) = (px(a), px(b).max(px(a) + 1).min(right));
             let lvl = if v.is_finite() {
                 Some(heat_level(v / p.max))
             } else {

@@ -225,3 +225,45 @@ fn a_spike_of_blocked_tasks_survives_downsampling() {
         "the average line stays low"
     );
 }
+
+/// The per-CPU heat map of a short series: every cell lies inside the plot. The
+/// first interval ends where the time axis starts; its cell used to be drawn
+/// left of the plot, over the cpuN labels.
+#[test]
+fn heat_map_cells_stay_inside_the_plot() {
+    let mut m = machine("heat", 12, |_, r| cpu(r, 50.0, 0.0, 0.0));
+    for id in ["0", "1"] {
+        let d = device(&m, DeviceKind::Cpu, id, "idle_pct", |i| {
+            if i == 0 { 0.0 } else { 50.0 }
+        });
+        m.devices.push(d);
+    }
+    let r = perfreport::build(&[m], &perfreport::ReportOptions::default()).unwrap();
+    let html = r.html();
+    let start = html
+        .find("id=\"heat-cpu-heatmap\"")
+        .or_else(|| html.find("cpu-heatmap"))
+        .unwrap();
+    let svg = &html[start..];
+    let svg = &svg[..svg.find("</svg>").unwrap()];
+    let attr = |tag: &str, name: &str| -> Option<f64> {
+        let i = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        tag[i..].split('"').next()?.parse().ok()
+    };
+    // Rectangles below the legend: the grey plot background first, then the cells.
+    let rects: Vec<(f64, f64, f64)> = svg
+        .split("<rect")
+        .skip(1)
+        .filter_map(|t| Some((attr(t, "x")?, attr(t, "y")?, attr(t, "width")?)))
+        .filter(|(_, y, _)| *y > 70.0)
+        .collect();
+    assert!(rects.len() >= 2, "{rects:?}");
+    let (left, _, width) = rects[0];
+    for (x, _, w) in &rects[1..] {
+        assert!(
+            *x >= left && x + w <= left + width + 0.5,
+            "cell at {x} (+{w}) outside {left}..{}",
+            left + width
+        );
+    }
+}
