@@ -854,7 +854,7 @@ fn memory(ctx: &mut Ctx<'_>) {
             None,
         );
     }
-    ctx.check("swapping", "Swapping", evaluated, before);
+    ctx.check("swapping", "Swapping (swap-in/out rates)", evaluated, before);
 }
 
 fn psi(ctx: &mut Ctx<'_>) {

@@ -37,7 +37,7 @@ table{border-collapse:collapse;font-size:.9em;font-variant-numeric:tabular-nums}
 th,td{padding:.22em .6em;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
 td.text{text-align:left;white-space:normal;min-width:14em}
-thead th{border-bottom:2px solid #888;vertical-align:bottom}
+thead th{border-bottom:2px solid #888;vertical-align:bottom;white-space:normal;min-width:4em}
 tr.group th{text-align:left;background:#f1f1f1;font-weight:600}
 .finding{border-left:6px solid var(--info);background:#f3f6fa;padding:.6em 1em .7em;margin:.8em 0;break-inside:avoid;page-break-inside:avoid}
 .finding.critical{border-color:var(--crit);background:#fbefee}
