@@ -717,4 +717,60 @@ fn report_from_the_store_equals_report_from_the_capture(db: &Db) {
         dir.join("x.html").to_str().unwrap(),
     ]);
     assert!(e.contains("no machine \"nope\""), "{e}");
+    // --from/--to on the store keep the same intervals as on the file.
+    let cut = ["--from", "1767800601", "--to", "2026-01-07T15:45:00Z"];
+    let (cs, cf) = (dir.join("cut-store.json"), dir.join("cut-file.json"));
+    let mut args = vec![
+        "report",
+        "--machine",
+        "vm01",
+        "-o",
+        "/dev/null",
+        "--json",
+        cs.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&cut);
+    db.ok(&args);
+    let mut args = vec![
+        "report",
+        "--input",
+        cap.to_str().unwrap(),
+        "--machine",
+        "vm01",
+        "-o",
+        "/dev/null",
+        "--json",
+        cf.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&cut);
+    db.ok(&args);
+    let (a, b) = (read(&cs), read(&cf));
+    let count = |v: &serde_json::Value| {
+        v["machines"][0]["metrics"]["cpu_busy_pct"]["count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(count(&a) >= 19 && count(&a) < 131, "{}", count(&a));
+    assert_eq!(count(&a), count(&b));
+    assert_eq!(
+        a["machines"][0]["time_range"],
+        b["machines"][0]["time_range"]
+    );
+    // --tenant: another tenant's machine is not there for the default tenant.
+    db.ok(&["admin", "tenant", "create", "reports-t"]);
+    db.ok(&[
+        "import",
+        "--tenant",
+        "reports-t",
+        "--machine",
+        "vm02",
+        cap.to_str().unwrap(),
+    ]);
+    let e = db.fails(&["report", "--machine", "vm02", "-o", "/dev/null"]);
+    assert!(e.contains("no machine \"vm02\""), "{e}");
+    let (_, e) = db.ok(&["report", "--tenant", "reports-t", "-o", "/dev/null"]);
+    assert!(
+        e.contains("1 machine, 131 intervals"),
+        "only vm02 in that tenant: {e}"
+    );
 }

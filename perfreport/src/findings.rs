@@ -854,7 +854,12 @@ fn memory(ctx: &mut Ctx<'_>) {
             None,
         );
     }
-    ctx.check("swapping", "Swapping (swap-in/out rates)", evaluated, before);
+    ctx.check(
+        "swapping",
+        "Swapping (swap-in/out rates)",
+        evaluated,
+        before,
+    );
 }
 
 fn psi(ctx: &mut Ctx<'_>) {
