@@ -1397,11 +1397,32 @@ fn record_containers_into_a_capture_and_the_store() {
     assert!(samples.len() >= 3, "{} samples", samples.len());
     let want = r#"{"container_id":"942b476921d8001bc53b35e48954a3a280e4a4cdceee8f13dc9396caf72de7f7","container_name":"","cpu_period":100000,"cpu_periods":83,"cpu_quota":50000,"cpu_system_usec":446493,"cpu_throttled":52,"cpu_throttled_usec":2326325,"cpu_usage_usec":2923730,"cpu_user_usec":2477237,"io_read_bytes":50896896,"io_read_ops":95,"io_write_bytes":11239424,"io_write_ops":15,"memory_anon":110592,"memory_current":58802176,"memory_file":57663488,"memory_kernel":1028096,"memory_max":536870912,"memory_slab":939776,"pids_current":1,"pids_max":4580,"runtime":"docker"}"#;
     for s in &samples {
-        assert_eq!(s.other.len(), 1);
-        assert_eq!(s.other[0].subsystem, "container/docker/942b476921d8");
-        assert_eq!(String::from_utf8_lossy(&s.other[0].measurement), want);
+        let ctr: Vec<_> = s
+            .other
+            .iter()
+            .filter(|o| o.subsystem.starts_with("container/"))
+            .collect();
+        assert_eq!(ctr.len(), 1);
+        assert_eq!(ctr[0].subsystem, "container/docker/942b476921d8");
+        assert_eq!(String::from_utf8_lossy(&ctr[0].measurement), want);
         assert!(s.has(perfcore::Source::Stat), "the host is recorded too");
     }
+    // The kernel release rides along with the first sample (then hourly).
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let first = &samples[0].other;
+    assert!(
+        first
+            .iter()
+            .any(|o| o.subsystem == "/proc/sys/kernel/osrelease"
+                && o.measurement == release.as_bytes()),
+        "{first:?}"
+    );
+    assert!(
+        !samples[1]
+            .other
+            .iter()
+            .any(|o| o.subsystem == "/proc/sys/kernel/osrelease")
+    );
     // The report of that capture: host charts and the container's.
     let html = dir.path().join("r.html");
     let json = dir.path().join("r.json");

@@ -516,5 +516,8 @@ impl MachineFacts {
                 self.swap_total_bytes = Some(t * 1024);
             }
         }
+        if let Some(k) = &s.kernel_release {
+            self.kernel = Some(k.clone());
+        }
     }
 }

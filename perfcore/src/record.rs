@@ -78,11 +78,13 @@ pub struct LiveSource {
     every: u64,
     reads: u64,
     containers: Option<crate::cgroup::Containers>,
+    osrelease: PathBuf,
 }
 
 impl LiveSource {
     /// Opens the sources of `config`; `/proc/cpuinfo` (when configured) is read apart.
     pub fn open(config: ReaderConfig) -> Result<Self> {
+        let osrelease = config.proc_root.join("sys/kernel/osrelease");
         let wants_cpuinfo = config.sources.contains(&Source::Cpuinfo);
         let rest: Vec<Source> = config
             .sources
@@ -104,6 +106,7 @@ impl LiveSource {
             every: 360,
             reads: 0,
             containers: None,
+            osrelease,
         })
     }
 
@@ -146,6 +149,15 @@ impl SampleSource for LiveSource {
             if let Some(text) = self.cpuinfo_sample.get(Source::Cpuinfo) {
                 raw.set(Source::Cpuinfo, text);
             }
+        }
+        // The kernel release, with the first sample and then as often as cpuinfo.
+        if self.reads.is_multiple_of(self.every)
+            && let Ok(text) = std::fs::read(&self.osrelease)
+        {
+            raw.other.push(crate::snapshot::OtherRecord {
+                subsystem: crate::snapshot::OSRELEASE.to_owned(),
+                measurement: text,
+            });
         }
         if let Some(c) = self.containers.as_mut() {
             c.read_into(raw);

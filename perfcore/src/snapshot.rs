@@ -123,6 +123,10 @@ impl Source {
 /// Number of [`Source`] variants.
 pub const SOURCE_COUNT: usize = Source::ALL.len();
 
+/// The subsystem of the kernel-release record the agent adds now and then
+/// (older readers skip subsystems they do not know).
+pub const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
+
 /// A capture record whose subsystem we do not interpret (e.g. per-container data),
 /// kept so that nothing is lost on a rewrite.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,6 +276,9 @@ pub struct Snapshot<'a> {
     pub statfs: Option<Vec<statfs::FsStat<'a>>>,
     /// Per-container cgroup records (`container/<runtime>/<id>` in a capture).
     pub containers: Option<Vec<ContainerStat>>,
+    /// The kernel release (`/proc/sys/kernel/osrelease`, what `uname -r` prints),
+    /// when the sample carries it.
+    pub kernel_release: Option<String>,
 }
 
 impl<'a> Snapshot<'a> {
@@ -310,6 +317,13 @@ impl<'a> Snapshot<'a> {
     }
 
     fn fill_other(&mut self, o: &OtherRecord) -> Result<()> {
+        if o.subsystem == OSRELEASE {
+            let k = String::from_utf8_lossy(&o.measurement).trim().to_owned();
+            if !k.is_empty() {
+                self.kernel_release = Some(k);
+            }
+            return Ok(());
+        }
         if crate::container::is_container_subsystem(&o.subsystem) {
             let c = crate::container::parse(&o.subsystem, &o.measurement)?;
             self.containers.get_or_insert_with(Vec::new).push(c);
