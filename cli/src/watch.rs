@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use perfcore::parse::diskstats::DeviceKind;
-use perfcore::reader::{LiveReader, ReaderConfig};
+use perfcore::reader::ReaderConfig;
 use perfcore::record::{Control, RecordOptions, RecordSink, Recorder};
 use perfcore::{Interval, Snapshot, Source};
 
@@ -18,7 +18,8 @@ use crate::config::{self, UsageError};
 /// Arguments of `perfan watch`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// What to show: cpu (sar -u), mem (sar -r), disk (sar -d), net (sar -n DEV), or all.
+    /// What to show: cpu (sar -u), mem (sar -r), disk (sar -d), net (sar -n DEV),
+    /// all (those four), or containers (each cgroup v2 container, like docker stats).
     #[arg(value_enum, default_value_t = Section::Cpu)]
     what: Section,
     /// Time between lines (100ms to 24h).
@@ -38,6 +39,14 @@ pub struct Args {
         env = "PERFAN_PROC_ROOT"
     )]
     proc_root: PathBuf,
+    /// The cgroup v2 root for `containers`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/sys/fs/cgroup",
+        env = "PERFAN_CGROUP_ROOT"
+    )]
+    cgroup_root: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -47,6 +56,7 @@ enum Section {
     Disk,
     Net,
     All,
+    Containers,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,6 +97,48 @@ const DISK_COLS: [&str; 9] = [
 const NET_COLS: [&str; 9] = [
     "IFACE", "rxpck/s", "txpck/s", "rxkB/s", "txkB/s", "rxcmp/s", "txcmp/s", "rxmcst/s", "%ifutil",
 ];
+
+const CONTAINER_COLS: [&str; 9] = [
+    "CONTAINER",
+    "%cpu",
+    "%thrtl",
+    "kbmem",
+    "kblimit",
+    "%mem",
+    "rkB/s",
+    "wkB/s",
+    "pids",
+];
+
+/// Per container, as docker stats shows it: CPU in % of one CPU, memory and its
+/// limit (0: none), block I/O; busiest first.
+fn container_rows(iv: &Interval) -> Vec<Row> {
+    let mut cs: Vec<&perfcore::container::ContainerRates> = iv.containers.iter().collect();
+    cs.sort_by(|a, b| {
+        b.cpu_pct
+            .unwrap_or(0.0)
+            .total_cmp(&a.cpu_pct.unwrap_or(0.0))
+            .then(a.label.cmp(&b.label))
+    });
+    let kb = |v: Option<f64>| Cell::Int((v.unwrap_or(0.0) / 1024.0).round() as u64);
+    cs.into_iter()
+        .map(|c| {
+            (
+                Some(c.label.clone()),
+                vec![
+                    Cell::Num(c.cpu_pct.unwrap_or(0.0)),
+                    Cell::Num(c.throttled_pct.unwrap_or(0.0)),
+                    kb(c.mem_bytes),
+                    kb(c.mem_limit_bytes),
+                    Cell::Num(c.mem_pct.unwrap_or(0.0)),
+                    Cell::Num(c.read_bytes_per_s.unwrap_or(0.0) / 1024.0),
+                    Cell::Num(c.write_bytes_per_s.unwrap_or(0.0) / 1024.0),
+                    Cell::Int(c.pids.unwrap_or(0.0) as u64),
+                ],
+            )
+        })
+        .collect()
+}
 
 fn cpu_rows(iv: &Interval) -> Vec<Row> {
     iv.cpu_total
@@ -306,6 +358,7 @@ fn columns(s: Section) -> &'static [&'static str] {
         Section::Mem => &MEM_COLS,
         Section::Disk => &DISK_COLS,
         Section::Net => &NET_COLS,
+        Section::Containers => &CONTAINER_COLS,
         Section::All => &[],
     }
 }
@@ -316,13 +369,19 @@ fn section_name(s: Section) -> &'static str {
         Section::Mem => "mem",
         Section::Disk => "disk",
         Section::Net => "net",
+        Section::Containers => "containers",
         Section::All => "all",
     }
 }
 
-/// Right-aligns a sar column: 8 wide for CPU, 10 for the rest (one space + 9).
+/// Right-aligns a sar column: 8 wide for CPU, 24 for container names, 10 for
+/// the rest (one space + 9).
 fn push_col(l: &mut String, name: &str, text: &str) {
-    let w = if name == "CPU" { 8 } else { 10 };
+    let w = match name {
+        "CPU" => 8,
+        "CONTAINER" => 24,
+        _ => 10,
+    };
     let _ = write!(l, "{text:>w$}");
 }
 
@@ -345,6 +404,7 @@ impl WatchSink {
             Section::Mem => mem_rows(iv),
             Section::Disk => disk_rows(iv, cur),
             Section::Net => net_rows(iv, &mut self.links),
+            Section::Containers => container_rows(iv),
             Section::All => Vec::new(),
         }
     }
@@ -440,8 +500,11 @@ impl RecordSink for WatchSink {
             .map(|t| t.to_zoned(self.tz.clone()).strftime("%H:%M:%S").to_string())
             .unwrap_or_default();
         // Like sar: one header for a single one-row report, a header per interval otherwise.
-        let per_interval =
-            sections.len() > 1 || matches!(sections[0], Section::Disk | Section::Net);
+        let per_interval = sections.len() > 1
+            || matches!(
+                sections[0],
+                Section::Disk | Section::Net | Section::Containers
+            );
         for (i, s) in sections.iter().enumerate() {
             let rows = self.rows(*s, iv, cur);
             self.averages.add(i, &rows);
@@ -488,7 +551,8 @@ impl RecordSink for WatchSink {
                 .collect();
             rows.sort_by_key(|r| r.0);
             let rows: Vec<Row> = rows.into_iter().map(|r| r.1).collect();
-            let per_interval = sections.len() > 1 || matches!(s, Section::Disk | Section::Net);
+            let per_interval = sections.len() > 1
+                || matches!(s, Section::Disk | Section::Net | Section::Containers);
             self.table("Average:", *s, &rows, per_interval);
         }
         self.emit()
@@ -535,8 +599,18 @@ pub fn run(args: Args) -> Result<()> {
             _ => {}
         }
     }
-    let reader = LiveReader::open(ReaderConfig::with_proc_root(&args.proc_root).sources(&sources))
+    let config = ReaderConfig::with_proc_root(&args.proc_root).sources(&sources);
+    let mut reader = perfcore::record::LiveSource::open(config)
         .with_context(|| format!("reading {}", args.proc_root.display()))?;
+    if sections.contains(&Section::Containers) {
+        if !args.cgroup_root.join("cgroup.controllers").is_file() {
+            anyhow::bail!(
+                "{} is not a cgroup v2 root (no cgroup.controllers); give --cgroup-root",
+                args.cgroup_root.display()
+            );
+        }
+        reader = reader.containers(&args.cgroup_root, "/");
+    }
     let json = args.format == Format::Json;
     let mut sink = WatchSink {
         sections,

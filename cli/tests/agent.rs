@@ -1604,3 +1604,69 @@ fn record_portal_writes_the_portal_csv() {
         }
     }
 }
+
+/// `perfan watch containers`: a line per container per interval, like docker
+/// stats, from the cgroup v2 tree.
+#[test]
+fn watch_containers_prints_each_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = fake_cgroup_root(dir.path());
+    let o = run(perfan()
+        .args([
+            "watch",
+            "containers",
+            "-i",
+            "200ms",
+            "-n",
+            "2",
+            "--format",
+            "json",
+            "--cgroup-root",
+        ])
+        .arg(&root));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    for r in &rows {
+        assert_eq!(r["section"], "containers");
+        assert_eq!(r["CONTAINER"], "942b476921d8");
+        // Nothing moved: 0% CPU; 58,802,176 B = 57,424 KiB of a 512 MiB limit (10.95%).
+        assert_eq!(r["%cpu"], 0.0);
+        assert_eq!(r["kbmem"], 57_424);
+        assert_eq!(r["kblimit"], 524_288);
+        assert_eq!(r["%mem"], 10.95);
+        assert_eq!(r["pids"], 1);
+    }
+    let o = run(perfan()
+        .args([
+            "watch",
+            "containers",
+            "-i",
+            "200ms",
+            "-n",
+            "1",
+            "--cgroup-root",
+        ])
+        .arg(&root));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.lines().any(|l| l.trim_end().ends_with("CONTAINER      %cpu    %thrtl     kbmem   kblimit      %mem     rkB/s     wkB/s      pids")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("942b476921d8") && l.contains("57424")),
+        "{out}"
+    );
+    // Not a cgroup v2 root: one line, exit 1.
+    let o = run(perfan()
+        .args(["watch", "containers", "-n", "1", "--cgroup-root"])
+        .arg(dir.path()));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+}
