@@ -571,24 +571,22 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
     ])
     .map(|v| v.v)
     .unwrap_or_else(|| PathBuf::from("/"));
-    let quiet = flags.quiet
-        || match e("PERFAN_QUIET") {
+    // A switch: the flag, else the environment (a boolean word), else the file.
+    let switch = |flag: bool, name: &str, file: Option<bool>| -> Result<bool, UsageError> {
+        if flag {
+            return Ok(true);
+        }
+        match e(name) {
             Some(q) => match q.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                _ => return usage(format!("PERFAN_QUIET: not a boolean: {q:?}")),
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(UsageError(format!("{name}: not a boolean: {q:?}"))),
             },
-            None => file.quiet.unwrap_or(false),
-        };
-    let want_containers = flags.containers
-        || match e("PERFAN_CONTAINERS") {
-            Some(q) => match q.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
-                _ => return usage(format!("PERFAN_CONTAINERS: not a boolean: {q:?}")),
-            },
-            None => file.containers.unwrap_or(false),
-        };
+            None => Ok(file.unwrap_or(false)),
+        }
+    };
+    let quiet = switch(flags.quiet, "PERFAN_QUIET", file.quiet)?;
+    let want_containers = switch(flags.containers, "PERFAN_CONTAINERS", file.containers)?;
     let cgroup_root = pick(&[
         (flags.cgroup_root.clone(), flag("cgroup-root")),
         (
