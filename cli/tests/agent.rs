@@ -405,6 +405,16 @@ fn bad_settings_are_one_line_and_exit_2() {
             vec![],
             "--interval: between 100ms and 24h",
         ),
+        (
+            vec!["record"],
+            vec![("PERFAN_CONTAINERS", "maybe")],
+            "PERFAN_CONTAINERS: not a boolean: \"maybe\"",
+        ),
+        (
+            vec!["record"],
+            vec![("PERFAN_QUIET", "2")],
+            "PERFAN_QUIET: not a boolean: \"2\"",
+        ),
     ];
     for (args, env, want) in cases {
         let o = run(perfan().args(&args).envs(env.iter().copied()));
