@@ -37,6 +37,10 @@ pub struct ReaderConfig {
     pub sources: Vec<Source>,
     /// How long one statvfs may take before its mount is skipped for this sample.
     pub statfs_timeout: Duration,
+    /// The mounts table is read again every this many samples (at least 1);
+    /// statvfs of the mounts known runs every sample. Formatting the table is
+    /// a noticeable part of the kernel's cost of a sample, and mounts seldom change.
+    pub mounts_every: u32,
 }
 
 impl Default for ReaderConfig {
@@ -46,6 +50,7 @@ impl Default for ReaderConfig {
             rootfs: PathBuf::from("/"),
             sources: Source::ALL.to_vec(),
             statfs_timeout: Duration::from_millis(500),
+            mounts_every: 10,
         }
     }
 }
@@ -76,6 +81,12 @@ impl ReaderConfig {
         self.statfs_timeout = t;
         self
     }
+
+    /// Reads the mounts table again every `n` samples (1: every sample).
+    pub fn mounts_every(mut self, n: u32) -> Self {
+        self.mounts_every = n.max(1);
+        self
+    }
 }
 
 struct OpenFile {
@@ -98,6 +109,8 @@ pub struct LiveReader {
     mounts_scratch: Vec<u8>,
     mounts: Vec<Mount>,
     statfs_text: String,
+    /// Samples read (for the mounts table's schedule).
+    reads: u64,
 }
 
 impl std::fmt::Debug for LiveReader {
@@ -178,6 +191,7 @@ impl LiveReader {
             mounts_scratch: Vec::new(),
             mounts: Vec::new(),
             statfs_text: String::new(),
+            reads: 0,
         })
     }
 
@@ -217,15 +231,22 @@ impl LiveReader {
             self.mounts_path.as_ref(),
             self.mounts_file.as_ref(),
         ) {
-            // The mounts table is kept open and re-read like the other files; it is
+            // The mounts table is kept open and re-read every few samples; it is
             // parsed again only when its text changed.
-            let n = pread_all(file, &mut self.mounts_scratch).map_err(|e| Error::io(path, e))?;
-            if self.mounts_scratch[..n] != self.mounts_text[..] {
-                self.mounts_text.clear();
-                self.mounts_text
-                    .extend_from_slice(&self.mounts_scratch[..n]);
-                self.mounts = real_mounts(&self.mounts_text);
+            if self
+                .reads
+                .is_multiple_of(u64::from(self.config.mounts_every.max(1)))
+            {
+                let n =
+                    pread_all(file, &mut self.mounts_scratch).map_err(|e| Error::io(path, e))?;
+                if self.mounts_scratch[..n] != self.mounts_text[..] {
+                    self.mounts_text.clear();
+                    self.mounts_text
+                        .extend_from_slice(&self.mounts_scratch[..n]);
+                    self.mounts = real_mounts(&self.mounts_text);
+                }
             }
+            self.reads += 1;
             let stats = pool.stat_all(
                 &self.config.rootfs,
                 &self.mounts,
@@ -663,6 +684,43 @@ mod tests {
         let got = pool.stat_all(Path::new("/"), &mounts, Duration::from_millis(100));
         assert_eq!(got.len(), 2);
         assert_eq!(NFS_CALLS.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_mounts_table_is_read_again_every_n_samples() {
+        let dir = tempfile::tempdir().unwrap();
+        let (proc, rootfs) = (dir.path().join("proc"), dir.path().join("root"));
+        std::fs::create_dir_all(&proc).unwrap();
+        for m in ["a", "b"] {
+            std::fs::create_dir_all(rootfs.join(m)).unwrap();
+        }
+        std::fs::write(proc.join("mounts"), "/dev/vda1 /a ext4 rw 0 0\n").unwrap();
+        let config = ReaderConfig::with_proc_root(&proc)
+            .rootfs(&rootfs)
+            .sources(&[Source::Statfs])
+            .mounts_every(3);
+        let mut r = LiveReader::open(config).unwrap();
+        let mut raw = RawSample::default();
+        let points = |raw: &RawSample| -> Vec<String> {
+            crate::parse::statfs::parse(raw.get(Source::Statfs).unwrap_or_default())
+                .unwrap()
+                .iter()
+                .map(|s| s.mount_point.to_string())
+                .collect()
+        };
+        r.read(&mut raw).unwrap(); // sample 0 reads the table
+        assert_eq!(points(&raw), ["/a"]);
+        std::fs::write(
+            proc.join("mounts"),
+            "/dev/vda1 /a ext4 rw 0 0\n/dev/vdb /b xfs rw 0 0\n",
+        )
+        .unwrap();
+        for _ in 1..3 {
+            r.read(&mut raw).unwrap(); // samples 1 and 2 keep the table they know
+            assert_eq!(points(&raw), ["/a"]);
+        }
+        r.read(&mut raw).unwrap(); // sample 3 reads it again
+        assert_eq!(points(&raw), ["/a", "/b"]);
     }
 
     #[test]
