@@ -234,11 +234,8 @@ impl IntervalSink for StoreSink<'_, '_> {
         let row = IntervalRow::from_interval(iv);
         let ts = row.timestamp_ms;
         self.range = Some(self.range.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
-        // A row with no value (a container-only capture) would take the
-        // (machine, timestamp) slot of the host's row imported later.
-        if !row.is_empty() {
-            self.rows.push(row);
-        }
+        // Rows with no value (a container-only capture) are left out by the store.
+        self.rows.push(row);
         let start = self.devices.len();
         self.devices.extend(device_rows(iv));
         if let Some(names) = &self.container_names {
@@ -304,19 +301,14 @@ fn import_capture(ctx: &Ctx<'_>, path: &Path, machine: &str) -> Result<Imported>
     })
 }
 
-/// The `container_names.json` beside a capture, if there is one.
+/// The container names the older tools kept beside a capture, if any
+/// (`container_names.json`, else `system_info/docker_ps.txt`).
 pub(crate) fn container_names_beside(path: &Path) -> Result<Option<perfcore::container::Names>> {
-    let Some(file) = path.parent().map(|d| d.join("container_names.json")) else {
-        return Ok(None);
-    };
-    if !file.is_file() {
-        return Ok(None);
+    match path.parent() {
+        Some(dir) => perfcore::container::names_in_dir(dir)
+            .with_context(|| format!("reading the container names beside {}", path.display())),
+        None => Ok(None),
     }
-    let bytes = std::fs::read(&file).with_context(|| format!("opening {}", file.display()))?;
-    Ok(Some(
-        perfcore::container::names_from_json(&bytes)
-            .with_context(|| format!("reading {}", file.display()))?,
-    ))
 }
 
 fn range_of(rows: &[IntervalRow]) -> Option<(i64, i64)> {

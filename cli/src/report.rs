@@ -307,7 +307,7 @@ fn read_input(input: &str, id: &str) -> Result<Vec<MachineSeries>> {
     let bytes = std::fs::read(path).with_context(|| format!("opening {input}"))?;
     let mut got = perfreport::input::from_bytes(id, &bytes)?;
     if let Some(dir) = path.parent() {
-        name_containers(dir, &mut got)?;
+        run_folder_extras(dir, &mut got)?;
     }
     Ok(got)
 }
@@ -315,7 +315,7 @@ fn read_input(input: &str, id: &str) -> Result<Vec<MachineSeries>> {
 /// What the older tools kept beside a capture in a run folder: container names
 /// (`container_names.json`, else `system_info/docker_ps.txt`) and the host name
 /// and kernel (`system_info/uname.txt`).
-fn name_containers(dir: &Path, machines: &mut [MachineSeries]) -> Result<()> {
+fn run_folder_extras(dir: &Path, machines: &mut [MachineSeries]) -> Result<()> {
     let uname = dir.join("system_info/uname.txt");
     if let Ok(text) = std::fs::read_to_string(&uname) {
         for m in machines.iter_mut() {
@@ -330,17 +330,8 @@ fn name_containers(dir: &Path, machines: &mut [MachineSeries]) -> Result<()> {
     if !has_containers {
         return Ok(());
     }
-    let names_file = dir.join("container_names.json");
-    let names = if names_file.is_file() {
-        let bytes = std::fs::read(&names_file)
-            .with_context(|| format!("opening {}", names_file.display()))?;
-        perfreport::input::container_names(&bytes)
-            .with_context(|| format!("reading {}", names_file.display()))?
-    } else {
-        match std::fs::read_to_string(dir.join("system_info/docker_ps.txt")) {
-            Ok(text) => perfreport::input::docker_ps_names(&text),
-            Err(_) => return Ok(()),
-        }
+    let Some(names) = perfcore::container::names_in_dir(dir)? else {
+        return Ok(());
     };
     for m in machines {
         perfreport::input::name_containers(m, &names);
@@ -399,7 +390,7 @@ fn read_dir(dir: &Path, id: &str) -> Result<Vec<MachineSeries>> {
     }
     if !parts.is_empty() {
         let mut merged = perfreport::input::merge(parts);
-        name_containers(dir, &mut merged)?;
+        run_folder_extras(dir, &mut merged)?;
         return Ok(merged);
     }
     bail!(

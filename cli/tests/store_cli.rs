@@ -718,32 +718,16 @@ fn report_from_the_store_equals_report_from_the_capture(db: &Db) {
     ]);
     assert!(e.contains("no machine \"nope\""), "{e}");
     // --from/--to on the store keep the same intervals as on the file.
-    let cut = ["--from", "1767800601", "--to", "2026-01-07T15:45:00Z"];
     let (cs, cf) = (dir.join("cut-store.json"), dir.join("cut-file.json"));
-    let mut args = vec![
-        "report",
-        "--machine",
-        "vm01",
-        "-o",
-        "/dev/null",
-        "--json",
-        cs.to_str().unwrap(),
-    ];
-    args.extend_from_slice(&cut);
-    db.ok(&args);
-    let mut args = vec![
-        "report",
-        "--input",
-        cap.to_str().unwrap(),
-        "--machine",
-        "vm01",
-        "-o",
-        "/dev/null",
-        "--json",
-        cf.to_str().unwrap(),
-    ];
-    args.extend_from_slice(&cut);
-    db.ok(&args);
+    let cut_report = |input: &[&str], json: &Path| {
+        let mut args = vec!["report", "--machine", "vm01", "-o", "/dev/null"];
+        args.extend_from_slice(input);
+        args.extend_from_slice(&["--json", json.to_str().unwrap()]);
+        args.extend_from_slice(&["--from", "1767800601", "--to", "2026-01-07T15:45:00Z"]);
+        db.ok(&args);
+    };
+    cut_report(&[], &cs);
+    cut_report(&["--input", cap.to_str().unwrap()], &cf);
     let (a, b) = (read(&cs), read(&cf));
     let count = |v: &serde_json::Value| {
         v["machines"][0]["metrics"]["cpu_busy_pct"]["count"]

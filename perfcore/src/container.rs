@@ -155,6 +155,41 @@ pub fn names_from_json(bytes: &[u8]) -> Result<Names> {
     })
 }
 
+/// Container names from `docker ps` output (the older tools kept it as
+/// `system_info/docker_ps.txt`): short id (first column) to name (last column).
+pub fn docker_ps_names(text: &str) -> Names {
+    let mut lines = text.lines();
+    let header_ok = lines
+        .next()
+        .is_some_and(|h| h.starts_with("CONTAINER ID") && h.trim_end().ends_with("NAMES"));
+    if !header_ok {
+        return Names::new();
+    }
+    lines
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let id = f.next()?;
+            let name = f.next_back()?;
+            (id.len() >= 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| (id.to_owned(), name.to_owned()))
+        })
+        .collect()
+}
+
+/// The container names the older tools kept beside a capture in `dir`:
+/// `container_names.json`, else `system_info/docker_ps.txt`; `None` without either.
+pub fn names_in_dir(dir: &std::path::Path) -> Result<Option<Names>> {
+    let json = dir.join("container_names.json");
+    if json.is_file() {
+        let bytes = std::fs::read(&json).map_err(|e| Error::io(&json, e))?;
+        return names_from_json(&bytes).map(Some);
+    }
+    match std::fs::read_to_string(dir.join("system_info/docker_ps.txt")) {
+        Ok(text) => Ok(Some(docker_ps_names(&text))),
+        Err(_) => Ok(None),
+    }
+}
+
 /// The name of the container labelled `label` (its id, or the first 12 or more
 /// characters of it), if `names` has one.
 pub fn name_for<'a>(names: &'a Names, label: &str) -> Option<&'a str> {
@@ -395,6 +430,21 @@ mod tests {
         assert_eq!(name_for(&names, "942b47"), None, "too short to be an id");
         assert_eq!(name_for(&names, "c699f0b00fb8"), None, "empty name");
         assert!(names_from_json(b"[1]").is_err());
+    }
+
+    #[test]
+    fn names_from_docker_ps() {
+        let ps = "CONTAINER ID   IMAGE          COMMAND                  CREATED       STATUS          PORTS     NAMES\n\
+                  c699f0b00fb8   ubuntu:24.04   \"/bin/bash -c 'apt-g…\"   6 hours ago   Up 13 minutes             loadtest-container-3\n";
+        let names = docker_ps_names(ps);
+        assert_eq!(
+            name_for(&names, "c699f0b00fb8"),
+            Some("loadtest-container-3")
+        );
+        assert!(
+            docker_ps_names("NAME IMAGE\nx y\n").is_empty(),
+            "not docker ps"
+        );
     }
 
     #[test]

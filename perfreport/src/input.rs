@@ -230,14 +230,8 @@ pub fn from_bytes(default_id: &str, bytes: &[u8]) -> Result<Vec<MachineSeries>> 
     }
 }
 
-/// Reads a `container_names.json` of the older container collector: an object
-/// from full container id to name.
-pub fn container_names(bytes: &[u8]) -> Result<perfcore::container::Names> {
-    Ok(perfcore::container::names_from_json(bytes)?)
-}
-
 /// Names the containers of `series` whose label is their (short) id, from a map
-/// of full id to name (see [`container_names`]). Returns how many were named.
+/// of full id to name (see [`perfcore::container::names_in_dir`]). Returns how many were named.
 pub fn name_containers(series: &mut MachineSeries, names: &perfcore::container::Names) -> usize {
     let mut renamed: Vec<String> = Vec::new();
     for d in &mut series.devices {
@@ -252,27 +246,6 @@ pub fn name_containers(series: &mut MachineSeries, names: &perfcore::container::
         }
     }
     renamed.len()
-}
-
-/// Container names from `docker ps` output (the older tools kept it as
-/// `system_info/docker_ps.txt`): short id (first column) to name (last column).
-pub fn docker_ps_names(text: &str) -> perfcore::container::Names {
-    let mut lines = text.lines();
-    let header_ok = lines
-        .next()
-        .is_some_and(|h| h.starts_with("CONTAINER ID") && h.trim_end().ends_with("NAMES"));
-    if !header_ok {
-        return perfcore::container::Names::new();
-    }
-    lines
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            let id = f.next()?;
-            let name = f.next_back()?;
-            (id.len() >= 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-                .then(|| (id.to_owned(), name.to_owned()))
-        })
-        .collect()
 }
 
 /// Fills the host name and kernel release of `facts`, where unknown, from
@@ -343,18 +316,7 @@ mod tests {
     use perfcore::metrics::Metric;
 
     #[test]
-    fn run_folder_files() {
-        let ps = "CONTAINER ID   IMAGE          COMMAND                  CREATED       STATUS          PORTS     NAMES\n\
-                  c699f0b00fb8   ubuntu:24.04   \"/bin/bash -c 'apt-g…\"   6 hours ago   Up 13 minutes             loadtest-container-3\n";
-        let names = docker_ps_names(ps);
-        assert_eq!(
-            perfcore::container::name_for(&names, "c699f0b00fb8"),
-            Some("loadtest-container-3")
-        );
-        assert!(
-            docker_ps_names("NAME IMAGE\nx y\n").is_empty(),
-            "not docker ps"
-        );
+    fn facts_from_a_uname_line() {
         let mut f = MachineFacts::default();
         facts_from_uname(
             &mut f,

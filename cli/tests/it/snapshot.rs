@@ -2,7 +2,7 @@
 
 use super::{fixtures, perfan, text};
 
-fn sample0() -> std::path::PathBuf {
+pub(super) fn sample0() -> std::path::PathBuf {
     fixtures().join("live/debian12-kernel6.18-2cpu/sample0/proc")
 }
 

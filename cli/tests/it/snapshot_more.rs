@@ -3,11 +3,8 @@
 
 use std::path::Path;
 
+use super::snapshot::sample0;
 use super::{fixtures, perfan, text};
-
-fn sample0() -> std::path::PathBuf {
-    fixtures().join("live/debian12-kernel6.18-2cpu/sample0/proc")
-}
 
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

@@ -43,20 +43,19 @@ fn sane(row: &IntervalRow) {
     }
 }
 
+/// One random change to a real file (shared by the property tests of this crate).
 #[derive(Debug, Clone)]
-enum Edit {
+pub(crate) enum Edit {
     Replace(usize, u8),
     Insert(usize, u8),
     Delete(usize),
 }
 
-fn apply(mut v: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
+/// `v` with `edits` applied (positions taken modulo the length at that moment).
+pub(crate) fn apply(mut v: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
     for e in edits {
-        if v.is_empty() {
-            break;
-        }
         match *e {
-            Edit::Replace(i, b) => {
+            Edit::Replace(i, b) if !v.is_empty() => {
                 let i = i % v.len();
                 v[i] = b;
             }
@@ -64,23 +63,30 @@ fn apply(mut v: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
                 let i = i % (v.len() + 1);
                 v.insert(i, b);
             }
-            Edit::Delete(i) => {
+            Edit::Delete(i) if !v.is_empty() => {
                 let i = i % v.len();
                 v.remove(i);
             }
+            _ => {}
         }
     }
     v
 }
 
-fn edits() -> impl Strategy<Value = Vec<Edit>> {
-    // Bytes biased to what matters in these formats: digits, separators, quotes.
+/// Random edits, bytes biased to what the formats are made of: digits,
+/// separators, quotes and JSON punctuation.
+pub(crate) fn edits() -> impl Strategy<Value = Vec<Edit>> {
     let byte = prop_oneof![
         Just(b'0'),
         Just(b'9'),
         Just(b' '),
+        Just(b'\t'),
         Just(b'\n'),
         Just(b':'),
+        Just(b'='),
+        Just(b'.'),
+        Just(b','),
+        Just(b'{'),
         Just(b'"'),
         Just(b'\\'),
         Just(b'-'),

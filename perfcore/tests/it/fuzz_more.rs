@@ -11,6 +11,8 @@ use perfcore::parse::statfs::{self, FsStat};
 use perfcore::rates::FsUsage;
 use proptest::prelude::*;
 
+use crate::fuzz::{Edit, apply, edits};
+
 fn read(rel: &str) -> Vec<u8> {
     let p = crate::fixtures().join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -80,60 +82,6 @@ static STATFS_TEXTS: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
     })
     .collect()
 });
-
-#[derive(Debug, Clone)]
-enum Edit {
-    Replace(usize, u8),
-    Insert(usize, u8),
-    Delete(usize),
-}
-
-fn apply(mut v: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
-    for e in edits {
-        match *e {
-            Edit::Replace(i, b) if !v.is_empty() => {
-                let i = i % v.len();
-                v[i] = b;
-            }
-            Edit::Insert(i, b) => {
-                let i = i % (v.len() + 1);
-                v.insert(i, b);
-            }
-            Edit::Delete(i) if !v.is_empty() => {
-                let i = i % v.len();
-                v.remove(i);
-            }
-            _ => {}
-        }
-    }
-    v
-}
-
-/// Random edits, bytes biased to what these formats are made of.
-fn edits() -> impl Strategy<Value = Vec<Edit>> {
-    let byte = prop_oneof![
-        Just(b'0'),
-        Just(b'9'),
-        Just(b' '),
-        Just(b'\t'),
-        Just(b'\n'),
-        Just(b'='),
-        Just(b'.'),
-        Just(b'"'),
-        Just(b'{'),
-        Just(b','),
-        Just(b'-'),
-        any::<u8>()
-    ];
-    prop::collection::vec(
-        prop_oneof![
-            (any::<usize>(), byte.clone()).prop_map(|(i, b)| Edit::Replace(i, b)),
-            (any::<usize>(), byte).prop_map(|(i, b)| Edit::Insert(i, b)),
-            any::<usize>().prop_map(Edit::Delete),
-        ],
-        1..12,
-    )
-}
 
 /// Bytes made of pieces of the formats (keys, numbers at the u64 limit, separators).
 fn soup(pieces: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {

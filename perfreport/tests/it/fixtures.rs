@@ -88,10 +88,9 @@ fn oci_host_and_its_containers_in_one_report() {
         host_rows,
         "no empty rows beside the host's"
     );
-    let names = input::container_names(
-        &std::fs::read(upstream("oci-e5-ubuntu24-containers/container_names.json")).unwrap(),
-    )
-    .unwrap();
+    let names = perfcore::container::names_in_dir(&upstream("oci-e5-ubuntu24-containers"))
+        .unwrap()
+        .expect("container_names.json");
     assert_eq!(input::name_containers(&mut merged[0], &names), 3);
     let r = perfreport::build(&merged, &ReportOptions::default()).expect("report");
     let mr = &r.machines()[0];
