@@ -234,8 +234,11 @@ impl IntervalSink for StoreSink<'_, '_> {
         let row = IntervalRow::from_interval(iv);
         let ts = row.timestamp_ms;
         self.range = Some(self.range.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
-        // Rows with no value (a container-only capture) are left out by the store.
-        self.rows.push(row);
+        // A row with no value (a container-only capture) would take the
+        // (machine, timestamp) slot of the host's row imported later.
+        if !row.is_empty() {
+            self.rows.push(row);
+        }
         let start = self.devices.len();
         self.devices.extend(device_rows(iv));
         if let Some(names) = &self.container_names {

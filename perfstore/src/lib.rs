@@ -302,9 +302,7 @@ impl Store {
     /// transaction. Rows whose (machine, timestamp) is already stored are skipped and
     /// counted (likewise per-device values per series and timestamp). A batch with an
     /// invalid row (a non-finite value, a timestamp out of range) is rejected whole
-    /// with [`Error::BadRow`] naming it; nothing is written. A row with no value at
-    /// all (a capture of containers only has such rows) is neither stored nor
-    /// counted: it would only take the (machine, timestamp) slot of a real row.
+    /// with [`Error::BadRow`] naming it; nothing is written.
     pub async fn ingest(
         &self,
         tenant: TenantId,
@@ -313,13 +311,6 @@ impl Store {
         devices: &[DeviceRow],
     ) -> Result<IngestReport> {
         validate::check_batch(rows, devices)?;
-        let kept: Vec<IntervalRow>;
-        let rows = if rows.iter().any(IntervalRow::is_empty) {
-            kept = rows.iter().filter(|r| !r.is_empty()).cloned().collect();
-            &kept[..]
-        } else {
-            rows
-        };
         if rows.is_empty() && devices.is_empty() {
             return Ok(IngestReport::default());
         }

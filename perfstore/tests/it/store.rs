@@ -19,7 +19,6 @@ both!(
     default_tenant_is_created_once,
     rows_round_trip_every_column,
     resend_stores_nothing_twice,
-    rows_without_values_take_no_slot,
     bad_row_rejects_the_whole_batch,
     large_batch_spans_statement_and_staging_chunks,
     devices_round_trip_and_resend,
@@ -166,31 +165,6 @@ async fn resend_stores_nothing_twice(db: TestDb) {
         s.rows(t.id, m.id, i64::MIN, i64::MAX).await.unwrap().len(),
         153
     );
-}
-
-/// A row with no value at all (a container-only capture gives them) is neither
-/// stored nor counted, so the real row of that timestamp sent later is stored.
-async fn rows_without_values_take_no_slot(db: TestDb) {
-    let s = &db.store;
-    let t = s.tenant_by_name_or_create("default").await.unwrap();
-    let m = machine(s, t.id, "ctr-host").await;
-    let empty = IntervalRow::new(row(0).timestamp_ms, 10.0);
-    let r = s
-        .ingest(t.id, m.id, &[empty.clone(), row(1)], &devices(0))
-        .await
-        .unwrap();
-    assert_eq!((r.stored, r.already_present), (1, 0));
-    assert_eq!(
-        r.devices_stored,
-        devices(0).len() as u64,
-        "device values are kept"
-    );
-    let r = s.ingest(t.id, m.id, &[empty], &[]).await.unwrap();
-    assert_eq!((r.stored, r.already_present), (0, 0));
-    let r = s.ingest(t.id, m.id, &[row(0)], &[]).await.unwrap();
-    assert_eq!((r.stored, r.already_present), (1, 0));
-    let back = s.rows(t.id, m.id, i64::MIN, i64::MAX).await.unwrap();
-    assert_eq!(back, vec![row(0), row(1)]);
 }
 
 async fn bad_row_rejects_the_whole_batch(db: TestDb) {
