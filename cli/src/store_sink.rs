@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use perfcore::metrics::{DeviceKind, DeviceRow, IntervalRow, MachineFacts, device_rows};
+use perfcore::metrics::{DeviceKind, DeviceRow, IntervalRow, MachineFacts, device_rows_into};
 use perfcore::record::RecordSink;
 use perfcore::{Interval, RawSample, Snapshot};
 use perfstore::{Labels, MachineId, Store, TenantId};
@@ -163,22 +163,19 @@ impl RecordSink for StoreSink {
         // zram, ifb and dummy interfaces would otherwise be most of the per-device
         // rows, and each value costs an index insert). They get series from the
         // first interval they are used in.
-        let mut idle: Vec<(DeviceKind, &str)> = Vec::new();
-        for d in cur.diskstats.iter().flatten() {
-            if d.reads_completed + d.writes_completed + d.discards_completed.unwrap_or(0) == 0 {
-                idle.push((DeviceKind::Disk, d.name));
-            }
-        }
-        for n in cur.net_dev.iter().flatten() {
-            if n.rx_packets == 0 && n.tx_packets == 0 {
-                idle.push((DeviceKind::Net, n.name));
-            }
-        }
-        self.devices.extend(
-            device_rows(iv)
-                .into_iter()
-                .filter(|r| !idle.contains(&(r.kind, r.device.as_str()))),
-        );
+        let disks = cur.diskstats.as_deref().unwrap_or_default();
+        let nets = cur.net_dev.as_deref().unwrap_or_default();
+        device_rows_into(iv, &mut self.devices, |kind, name| match kind {
+            DeviceKind::Disk => !disks.iter().any(|d| {
+                d.name == name
+                    && d.reads_completed + d.writes_completed + d.discards_completed.unwrap_or(0)
+                        == 0
+            }),
+            DeviceKind::Net => !nets
+                .iter()
+                .any(|n| n.name == name && n.rx_packets == 0 && n.tx_packets == 0),
+            _ => true,
+        });
         if self.rows.len() >= self.rows_per_commit {
             self.commit()?;
         }

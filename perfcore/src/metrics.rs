@@ -343,7 +343,19 @@ pub struct DeviceRow {
 
 /// The per-device rows of one interval.
 pub fn device_rows(iv: &Interval) -> Vec<DeviceRow> {
-    let mut out = Vec::with_capacity(iv.cpus.len() * 6 + iv.disks.len() * 12 + iv.nets.len() * 8);
+    let mut out = Vec::with_capacity(iv.cpus.len() * 9 + iv.disks.len() * 13 + iv.nets.len() * 8);
+    device_rows_into(iv, &mut out, |_, _| true);
+    out
+}
+
+/// Appends the per-device rows of one interval to `out`, for the devices `keep`
+/// accepts (by kind and name): a sink that leaves some devices out builds no
+/// rows for them.
+pub fn device_rows_into(
+    iv: &Interval,
+    out: &mut Vec<DeviceRow>,
+    keep: impl Fn(DeviceKind, &str) -> bool,
+) {
     let ts = iv.end_ms;
     let mut push = |kind, device: &str, metric, value: Option<f64>| {
         if let Some(value) = value {
@@ -358,6 +370,9 @@ pub fn device_rows(iv: &Interval) -> Vec<DeviceRow> {
     };
     for (id, c) in &iv.cpus {
         let id = id.to_string();
+        if !keep(DeviceKind::Cpu, &id) {
+            continue;
+        }
         for (m, v) in [
             ("user_pct", c.user_pct),
             ("nice_pct", c.nice_pct),
@@ -373,6 +388,9 @@ pub fn device_rows(iv: &Interval) -> Vec<DeviceRow> {
         }
     }
     for d in &iv.disks {
+        if !keep(DeviceKind::Disk, &d.name) {
+            continue;
+        }
         for (m, v) in [
             ("reads_per_s", Some(d.reads_per_s)),
             ("writes_per_s", Some(d.writes_per_s)),
@@ -392,6 +410,9 @@ pub fn device_rows(iv: &Interval) -> Vec<DeviceRow> {
         }
     }
     for n in &iv.nets {
+        if !keep(DeviceKind::Net, &n.name) {
+            continue;
+        }
         for (m, v) in [
             ("rx_bytes_per_s", n.rx_bytes_per_s),
             ("tx_bytes_per_s", n.tx_bytes_per_s),
@@ -406,6 +427,9 @@ pub fn device_rows(iv: &Interval) -> Vec<DeviceRow> {
         }
     }
     for f in &iv.filesystems {
+        if !keep(DeviceKind::Fs, &f.mount_point) {
+            continue;
+        }
         push(
             DeviceKind::Fs,
             &f.mount_point,
@@ -433,6 +457,9 @@ pub fn device_rows(iv: &Interval) -> Vec<DeviceRow> {
         );
     }
     for c in &iv.containers {
+        if !keep(DeviceKind::Container, &c.label) {
+            continue;
+        }
         for (m, v) in [
             ("cpu_pct", c.cpu_pct),
             ("cpu_user_pct", c.cpu_user_pct),
@@ -453,7 +480,6 @@ pub fn device_rows(iv: &Interval) -> Vec<DeviceRow> {
             push(DeviceKind::Container, &c.label, m, v);
         }
     }
-    out
 }
 
 /// What a report says about a machine, gathered from its samples.

@@ -31,8 +31,33 @@ use crate::types::*;
 const ROWS_PER_INSERT: usize = 256;
 /// Device values bound per INSERT statement (4 values each).
 const VALUES_PER_INSERT: usize = 2048;
+/// Machines whose series ids are cached at most (a few KiB each); past this the
+/// cache starts again.
+const SERIES_CACHE_MACHINES: usize = 1024;
 /// Series bound per INSERT statement (5 values each).
 const SERIES_PER_INSERT: usize = 512;
+
+/// Splits `items` into chunks whose lengths come from a short ladder (`max`,
+/// `max / 4`, `max / 16`, ... down to 1), largest first. Batches whose size keeps
+/// changing (the series new to each batch) then reuse a handful of statement
+/// texts instead of preparing, caching and holding one per length. (Rows and
+/// values keep plain chunks: an agent's batches are all the same size, and one
+/// statement per batch beats several.)
+fn ladder_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut n = max.max(1);
+        while n > rest.len() {
+            n = (n / 4).max(1);
+        }
+        let (chunk, after) = rest.split_at(n);
+        rest = after;
+        Some(chunk)
+    })
+}
 
 fn values_clause(rows: usize, cols: usize) -> String {
     let mut out = String::with_capacity(rows * (2 * cols + 2));
@@ -83,6 +108,33 @@ pub(crate) struct SqliteStore {
     pool: SqlitePool,
     /// INSERT texts by (column set, row count).
     insert_texts: std::sync::Mutex<InsertTexts>,
+    /// Ids of the device series this store has created or read, per (tenant,
+    /// machine), keyed by `kind\0device\0metric`: a batch whose series are all
+    /// known (every batch of a running agent after its first) needs no series
+    /// statement. Ids are AUTOINCREMENT, never reused, and series are deleted only
+    /// with their machine, whose new incarnation has a new id, so an entry cannot
+    /// name another series.
+    series_cache: std::sync::Mutex<SeriesCache>,
+}
+
+/// The ids of a batch's series, and, when they had to be read, every series of
+/// the machine, for the cache once the batch has committed.
+type SeriesIds<'a> = (
+    compute::FastMap<(&'a str, &'a str, &'a str), i64>,
+    Option<compute::FastMap<String, i64>>,
+);
+
+/// See [`SqliteStore::series_cache`].
+type SeriesCache = compute::FastMap<(i64, i64), compute::FastMap<String, i64>>;
+
+/// Writes the cache key of a series into `buf`.
+fn series_key(buf: &mut String, kind: &str, device: &str, metric: &str) {
+    buf.clear();
+    buf.push_str(kind);
+    buf.push('\0');
+    buf.push_str(device);
+    buf.push('\0');
+    buf.push_str(metric);
 }
 
 /// The file path in a `sqlite:` URL, or a bare path.
@@ -154,6 +206,7 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             insert_texts: std::sync::Mutex::new(HashMap::new()),
+            series_cache: std::sync::Mutex::new(SeriesCache::default()),
         };
         store.migrate().await?;
         Ok(store)
@@ -357,8 +410,10 @@ impl SqliteStore {
         report.stored = self.insert_rows(&mut tx, tenant, machine, rows).await?;
         report.already_present = rows.len() as u64 - report.stored;
 
+        let mut read_series = None;
         if !devices.is_empty() {
-            let ids = self.series_ids(&mut tx, tenant, machine, devices).await?;
+            let (ids, all) = self.series_ids(&mut tx, tenant, machine, devices).await?;
+            read_series = all;
             for chunk in devices.chunks(VALUES_PER_INSERT) {
                 let text = self.text(TextKey::Values(chunk.len()), || {
                     insert_values_sql(chunk.len())
@@ -400,6 +455,16 @@ impl SqliteStore {
         tx.commit()
             .await
             .map_err(Error::db("committing the batch"))?;
+        if let Some(all) = read_series {
+            let mut cache = self
+                .series_cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if cache.len() >= SERIES_CACHE_MACHINES {
+                cache.clear();
+            }
+            cache.insert((tenant.0, machine.0), all);
+        }
         Ok(report)
     }
 
@@ -501,9 +566,34 @@ impl SqliteStore {
         tenant: TenantId,
         machine: MachineId,
         devices: &'a [DeviceRow],
-    ) -> Result<compute::FastMap<(&'a str, &'a str, &'a str), i64>> {
+    ) -> Result<SeriesIds<'a>> {
         let keys = compute::series_keys(devices);
-        for chunk in keys.chunks(SERIES_PER_INSERT) {
+        let mut out = compute::FastMap::with_capacity_and_hasher(keys.len(), Default::default());
+        let mut buf = String::new();
+        let missing: Vec<(&str, &str, &str)> = {
+            let cache = self
+                .series_cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let known = cache.get(&(tenant.0, machine.0));
+            keys.iter()
+                .copied()
+                .filter(|&(k, d, m)| {
+                    series_key(&mut buf, k, d, m);
+                    match known.and_then(|c| c.get(buf.as_str())) {
+                        Some(&id) => {
+                            out.insert((k, d, m), id);
+                            false
+                        }
+                        None => true,
+                    }
+                })
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok((out, None));
+        }
+        for chunk in ladder_chunks(&missing, SERIES_PER_INSERT) {
             let text = self.text(TextKey::Series(chunk.len()), || {
                 format!(
                     "INSERT INTO device_series (tenant_id, machine_id, kind, device, metric) \
@@ -527,17 +617,21 @@ impl SqliteStore {
         .fetch_all(&mut **tx)
         .await
         .map_err(Error::db("reading device series"))?;
-        let mut stored: HashMap<(String, String, String), i64> = HashMap::with_capacity(rows.len());
+        let mut stored: compute::FastMap<String, i64> =
+            compute::FastMap::with_capacity_and_hasher(rows.len(), Default::default());
         for r in &rows {
-            stored.insert((r.get(1), r.get(2), r.get(3)), r.get(0));
+            series_key(&mut buf, r.get(1), r.get(2), r.get(3));
+            stored.insert(buf.clone(), r.get(0));
         }
-        let mut out = compute::FastMap::with_capacity_and_hasher(keys.len(), Default::default());
-        for k in keys {
-            if let Some(id) = stored.get(&(k.0.to_owned(), k.1.to_owned(), k.2.to_owned())) {
+        for k in missing {
+            series_key(&mut buf, k.0, k.1, k.2);
+            if let Some(id) = stored.get(buf.as_str()) {
                 out.insert(k, *id);
             }
         }
-        Ok(out)
+        // Kept only once the transaction has committed: a rolled-back batch may
+        // have created series that are gone again.
+        Ok((out, Some(stored)))
     }
 
     // ---- queries -------------------------------------------------------------
@@ -1160,5 +1254,33 @@ fn upload_from_row(r: &SqliteRow) -> Upload {
             time_range_ms: first.zip(last),
         },
         created_ms: r.get(9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ladder_chunks;
+
+    fn lengths(n: usize, max: usize) -> Vec<usize> {
+        let items: Vec<usize> = (0..n).collect();
+        let chunks: Vec<&[usize]> = ladder_chunks(&items, max).collect();
+        // Every item once, in order.
+        assert_eq!(chunks.concat(), items);
+        chunks.iter().map(|c| c.len()).collect()
+    }
+
+    #[test]
+    fn ladder_chunks_use_few_distinct_lengths() {
+        // 700 = 512 + 128 + 32 + 3 x 8 + 2 x 2 (max 2048: 2048, 512, 128, 32, 8, 2, 1)
+        assert_eq!(lengths(700, 2048), vec![512, 128, 32, 8, 8, 8, 2, 2]);
+        assert_eq!(lengths(4096 + 3, 2048), vec![2048, 2048, 2, 1]);
+        assert_eq!(lengths(10, 256), vec![4, 4, 1, 1]);
+        assert_eq!(lengths(0, 256), Vec::<usize>::new());
+        assert_eq!(lengths(3, 0), vec![1, 1, 1]);
+        // However long the batch, the lengths come from the ladder alone.
+        let ladder = [2048, 512, 128, 32, 8, 2, 1];
+        for n in 0..3000 {
+            assert!(lengths(n, 2048).iter().all(|l| ladder.contains(l)), "{n}");
+        }
     }
 }

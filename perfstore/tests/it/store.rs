@@ -1,6 +1,6 @@
 //! The store's API, the same test on both backends.
 
-use perfcore::metrics::{DeviceKind, IntervalRow, MachineFacts, Metric};
+use perfcore::metrics::{DeviceKind, DeviceRow, IntervalRow, MachineFacts, Metric};
 use perfcore::stats::summarize;
 use perfstore::{Error, Labels, NewUpload, Role, Store};
 
@@ -22,6 +22,7 @@ both!(
     bad_row_rejects_the_whole_batch,
     large_batch_spans_statement_and_staging_chunks,
     devices_round_trip_and_resend,
+    series_of_two_machines_stay_apart_across_batches,
     time_range_is_half_open,
     downsample_gives_min_avg_max_per_bucket,
     summary_matches_perfcore_stats,
@@ -299,6 +300,94 @@ async fn devices_round_trip_and_resend(db: TestDb) {
             .unwrap()
             .len(),
         24
+    );
+}
+
+/// Batches that reuse known series (the SQLite backend then looks their ids up
+/// in its cache) and batches that bring new ones, for two machines with the same
+/// device names, interleaved: every value comes back under its own machine and
+/// device, also through a second handle on the same database.
+async fn series_of_two_machines_stay_apart_across_batches(db: TestDb) {
+    let s = &db.store;
+    let t = s.tenant_by_name_or_create("default").await.unwrap();
+    let (m1, m2) = (machine(s, t.id, "m1").await, machine(s, t.id, "m2").await);
+    let dev = |i: i64, kind: DeviceKind, name: &str, metric: &'static str, value: f64| DeviceRow {
+        timestamp_ms: T0 + i * 10_000,
+        kind,
+        device: name.to_owned(),
+        metric,
+        value,
+    };
+    let cpu = |i, v| dev(i, DeviceKind::Cpu, "0", "user_pct", v);
+    let sda = |i, v| dev(i, DeviceKind::Disk, "sda", "util_pct", v);
+    let batches = [
+        (m1.id, vec![cpu(0, 1.0)]),
+        (m2.id, vec![cpu(0, 2.0)]),
+        (m1.id, vec![cpu(1, 11.0), sda(1, 12.0)]), // one known series, one new
+        (m2.id, vec![sda(1, 22.0), cpu(1, 21.0)]),
+        (m1.id, vec![cpu(2, 111.0), sda(2, 112.0)]), // all known
+    ];
+    for (m, b) in &batches {
+        let r = s.ingest(t.id, *m, &[], b).await.unwrap();
+        assert_eq!(r.devices_stored, b.len() as u64);
+    }
+    // A second handle on the same database adds a series the first has not seen.
+    let other = Store::open(&db.url).await.expect("second handle");
+    other
+        .ingest(
+            t.id,
+            m2.id,
+            &[],
+            &[dev(2, DeviceKind::Net, "eth0", "rx_bytes_per_s", 23.0)],
+        )
+        .await
+        .unwrap();
+    other.close().await;
+    let r = s
+        .ingest(
+            t.id,
+            m2.id,
+            &[],
+            &[
+                cpu(2, 221.0),
+                dev(3, DeviceKind::Net, "eth0", "rx_bytes_per_s", 24.0),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.devices_stored, 2);
+    let got = |m| async move {
+        let mut v: Vec<(i64, String, String, f64)> = s
+            .devices(t.id, m, i64::MIN, i64::MAX)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| ((d.timestamp_ms - T0) / 10_000, d.device, d.metric, d.value))
+            .collect();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v
+    };
+    let want = |i: i64, d: &str, m: &str, v: f64| (i, d.to_owned(), m.to_owned(), v);
+    assert_eq!(
+        got(m1.id).await,
+        vec![
+            want(0, "0", "user_pct", 1.0),
+            want(1, "0", "user_pct", 11.0),
+            want(1, "sda", "util_pct", 12.0),
+            want(2, "0", "user_pct", 111.0),
+            want(2, "sda", "util_pct", 112.0),
+        ]
+    );
+    assert_eq!(
+        got(m2.id).await,
+        vec![
+            want(0, "0", "user_pct", 2.0),
+            want(1, "0", "user_pct", 21.0),
+            want(1, "sda", "util_pct", 22.0),
+            want(2, "0", "user_pct", 221.0),
+            want(2, "eth0", "rx_bytes_per_s", 23.0),
+            want(3, "eth0", "rx_bytes_per_s", 24.0),
+        ]
     );
 }
 
