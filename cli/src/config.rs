@@ -134,7 +134,9 @@ pub struct RecordSettings {
     pub output: Option<(PathBuf, OutputFormat)>,
     pub db: Option<String>,
     pub tenant: String,
-    pub commit_every: Duration,
+    /// `None`: the store sink's default (60 s on SQLite, whose uncommitted rows
+    /// are journaled; 10 s on PostgreSQL).
+    pub commit_every: Option<Duration>,
     pub machine: Option<String>,
     pub server: Option<ServerSettings>,
     pub proc_root: PathBuf,
@@ -551,8 +553,8 @@ pub fn resolve(flags: &Flags, env: &HashMap<String, String>) -> Result<RecordSet
         (e("PERFAN_COMMIT_EVERY"), envn("PERFAN_COMMIT_EVERY")),
         (file.commit_every.clone(), file_from("commit-every")),
     ]) {
-        Some(v) => parse_duration(&v.v, &v.from)?,
-        None => Duration::from_secs(10),
+        Some(v) => Some(parse_duration(&v.v, &v.from)?),
+        None => None,
     };
     let proc_root = pick(&[
         (flags.proc_root.clone(), flag("proc-root")),

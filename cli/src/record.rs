@@ -53,8 +53,10 @@ pub struct Args {
     /// Tenant in the store (default: `default`).
     #[arg(long, value_name = "NAME")]
     tenant: Option<String>,
-    /// Commit to the store every this long (default 10s; one transaction each;
-    /// a kill -9 loses at most the uncommitted part).
+    /// Commit to the store every this long (one transaction each; default 60s
+    /// on SQLite, whose uncommitted rows are also journaled beside the file so a
+    /// kill -9 loses none; 10s on PostgreSQL, where a kill -9 loses at most the
+    /// uncommitted part).
     #[arg(long, value_name = "DURATION")]
     commit_every: Option<String>,
     /// Machine id (default: /etc/machine-id, else the host name).
@@ -306,7 +308,8 @@ fn build_sinks(
             config::hostname(&s.proc_root),
             config::kernel_release(&s.proc_root),
             s.interval,
-            s.commit_every,
+            s.commit_every
+                .unwrap_or_else(|| crate::store_sink::default_commit_every(&url)),
         )?;
         sinks.push(Box::new(sink));
         targets.push(perfstore::redact_url(&url));

@@ -577,6 +577,66 @@ fn kill_9_leaves_every_committed_row_in_the_store() {
     assert!(ts.windows(2).all(|w| w[1] > w[0]));
 }
 
+/// Data rows of a CSV file (0 when it is missing).
+fn csv_rows(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().count().saturating_sub(1))
+}
+
+#[test]
+fn kill_9_before_a_commit_loses_nothing_the_next_run_stores_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("perf.db");
+    let journal = dir.path().join("perf.db.pending/j9.rows.csv");
+    let record = |extra: &[&str]| {
+        let mut c = perfan();
+        c.args(["record", "-i", "100ms", "-q", "-m", "j9", "--db"])
+            .arg(&db)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped());
+        c
+    };
+    // The default commit (60 s on SQLite) does not come before the kill.
+    let mut child = record(&[]).spawn().unwrap();
+    wait_for("journaled rows", Duration::from_secs(30), || {
+        csv_rows(&journal) >= 15
+    });
+    signal(&child, "KILL");
+    child.wait().unwrap();
+    assert!(exported(&db, "j9").is_empty(), "nothing was committed");
+    let taken = perfcore::csv::ours::read_wide(std::fs::File::open(&journal).unwrap()).unwrap();
+    assert!(taken.len() >= 15, "{}", taken.len());
+    // The next run stores them first, then its own, and leaves no journal behind.
+    let o = record(&["-d", "350ms"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "storing {} intervals an earlier run took",
+            taken.len()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let stored = exported(&db, "j9");
+    let ts: Vec<i64> = stored.iter().map(|r| r.row.timestamp_ms).collect();
+    for t in &taken {
+        let s = stored
+            .iter()
+            .find(|r| r.row.timestamp_ms == t.row.timestamp_ms)
+            .expect("every journaled interval is stored");
+        assert_eq!(s.row, t.row);
+    }
+    assert!(
+        stored.len() >= taken.len() + 2,
+        "{} {}",
+        stored.len(),
+        taken.len()
+    );
+    assert!(ts.windows(2).all(|w| w[1] > w[0]), "{ts:?}");
+    assert!(!journal.exists());
+    assert!(!dir.path().join("perf.db.pending").exists());
+}
+
 #[test]
 fn the_store_keeps_no_series_for_never_used_disks_and_interfaces() {
     let dir = tempfile::tempdir().unwrap();

@@ -163,17 +163,23 @@ pub struct OpenOptions {
     pub sqlite_cache_kib: Option<u32>,
     /// Prepared statements kept per connection (default 100).
     pub statement_cache: Option<u32>,
+    /// SQLite: per-device values bound per INSERT statement (default 2,048). A
+    /// prepared statement holds a slot per bound value, so a small process keeps
+    /// its statements small.
+    pub sqlite_values_per_insert: Option<usize>,
 }
 
 impl OpenOptions {
     /// A small footprint for a process that writes a batch now and then and
     /// stays up for months (the agent): one connection, a 512 KiB SQLite cache
-    /// (appends touch only the rightmost pages of each index).
+    /// (appends touch only the rightmost pages of each index), statements of at
+    /// most 512 device values.
     pub fn small() -> Self {
         OpenOptions {
             max_connections: Some(1),
             sqlite_cache_kib: Some(512),
             statement_cache: Some(16),
+            sqlite_values_per_insert: Some(512),
         }
     }
 }

@@ -29,7 +29,7 @@ use crate::types::*;
 /// Interval rows bound per INSERT statement (60 values each: well under SQLite's
 /// 32766 bound parameters).
 const ROWS_PER_INSERT: usize = 256;
-/// Device values bound per INSERT statement (4 values each).
+/// Device values bound per INSERT statement (4 values each), at most and by default.
 const VALUES_PER_INSERT: usize = 2048;
 /// Machines whose series ids are cached at most (a few KiB each); past this the
 /// cache starts again.
@@ -115,6 +115,8 @@ pub(crate) struct SqliteStore {
     /// with their machine, whose new incarnation has a new id, so an entry cannot
     /// name another series.
     series_cache: std::sync::Mutex<SeriesCache>,
+    /// Device values bound per INSERT statement.
+    values_per_insert: usize,
 }
 
 /// The ids of a batch's series, and, when they had to be read, every series of
@@ -207,6 +209,10 @@ impl SqliteStore {
             pool,
             insert_texts: std::sync::Mutex::new(HashMap::new()),
             series_cache: std::sync::Mutex::new(SeriesCache::default()),
+            values_per_insert: options
+                .sqlite_values_per_insert
+                .unwrap_or(VALUES_PER_INSERT)
+                .clamp(1, VALUES_PER_INSERT),
         };
         store.migrate().await?;
         Ok(store)
@@ -414,7 +420,7 @@ impl SqliteStore {
         if !devices.is_empty() {
             let (ids, all) = self.series_ids(&mut tx, tenant, machine, devices).await?;
             read_series = all;
-            for chunk in devices.chunks(VALUES_PER_INSERT) {
+            for chunk in devices.chunks(self.values_per_insert) {
                 let text = self.text(TextKey::Values(chunk.len()), || {
                     insert_values_sql(chunk.len())
                 });
