@@ -214,6 +214,25 @@ impl Journal {
     }
 }
 
+/// Gives the heap memory a commit freed back to the system. glibc keeps freed
+/// memory in its arenas (here mostly the SQLite worker thread's: a minute's
+/// statements, pages and rows), so without this the agent's resident set creeps
+/// up to the most a commit ever needed. Once a minute, a few microseconds.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn trim_heap() {
+    // SAFETY: malloc_trim takes no pointer and only returns free memory of glibc's
+    // own arenas to the kernel; it locks each arena, so it is safe beside other
+    // threads' allocations.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Other C libraries return memory on their own terms.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() {}
+
 /// Writes intervals to the store, one transaction per batch of `commit_every`
 /// worth of intervals (at least one), so a `kill -9` loses at most that much of
 /// the newest data and every committed row stays.
@@ -346,6 +365,7 @@ impl StoreSink {
                 self.rows.clear();
                 self.devices.clear();
                 self.sync_journal();
+                trim_heap();
                 Ok(())
             }
             Err(e) => {

@@ -9,7 +9,9 @@
 //! - ingest of N interval rows with 30 metrics set (the other columns NULL):
 //!   `Store::ingest` against a bare rusqlite prepared INSERT in one transaction
 //!   (SQLite) and a bare binary COPY into the same table (PostgreSQL), each into a
-//!   fresh database with the store's schema;
+//!   fresh database with the store's schema; on PostgreSQL also the two sqlx
+//!   approaches the issue names as peers, a multi-row INSERT and INSERT ... UNNEST
+//!   (`BENCH_PEERS=0` skips them);
 //! - summary statistics (11 statistics x 30 metrics) over the N rows: end to end
 //!   (`Store::summary`) and the computation alone; on PostgreSQL also
 //!   `percentile_cont` in SQL for comparison (`BENCH_SQL_PERCENTILES=0` skips it);
@@ -160,6 +162,87 @@ async fn copy_baseline(url: &str, rows: &[IntervalRow], tenant: i64, machine: i6
     buf.extend_from_slice(&(-1i16).to_be_bytes());
     copy.send(buf).await.unwrap();
     copy.finish().await.unwrap();
+    tx.commit().await.unwrap();
+    start.elapsed()
+}
+
+/// The columns a baseline writes: the keys and the metrics the rows have.
+fn baseline_columns(rows: &[IntervalRow]) -> (Vec<usize>, String) {
+    let used: Vec<usize> = (0..Metric::ALL.len())
+        .filter(|&k| rows.iter().take(1000).any(|r| r.values[k].is_some()))
+        .collect();
+    let cols = std::iter::once("tenant_id, machine_id, ts_ms, interval_s".to_owned())
+        .chain(used.iter().map(|&k| Metric::ALL[k].name().to_owned()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (used, cols)
+}
+
+/// The peer approach the issue names: sqlx multi-row `INSERT ... VALUES (...), ...`
+/// in one transaction, as many rows per statement as PostgreSQL's 65,535 bound
+/// parameters allow, columns the rows leave empty left out.
+async fn multirow_insert_baseline(
+    url: &str,
+    rows: &[IntervalRow],
+    tenant: i64,
+    machine: i64,
+) -> Duration {
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    let (used, cols) = baseline_columns(rows);
+    let per_row = 4 + used.len();
+    let per_stmt = 65_535 / per_row;
+    let start = Instant::now();
+    let mut tx = c.begin().await.unwrap();
+    for chunk in rows.chunks(per_stmt) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!(
+            "INSERT INTO interval_metrics ({cols}) "
+        ));
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(tenant)
+                .push_bind(machine)
+                .push_bind(r.timestamp_ms)
+                .push_bind(r.elapsed_s);
+            for &k in &used {
+                b.push_bind(r.values[k]);
+            }
+        });
+        q.build().execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    start.elapsed()
+}
+
+/// The other peer approach: `INSERT ... SELECT * FROM UNNEST($1, $2, ...)`, one
+/// array parameter per column, 10,000 rows per statement, in one transaction.
+async fn unnest_baseline(url: &str, rows: &[IntervalRow], tenant: i64, machine: i64) -> Duration {
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    let (used, cols) = baseline_columns(rows);
+    let casts = ["bigint[]", "bigint[]", "bigint[]", "float8[]"]
+        .into_iter()
+        .chain(used.iter().map(|_| "float8[]"))
+        .enumerate()
+        .map(|(i, t)| format!("${}::{t}", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = format!("INSERT INTO interval_metrics ({cols}) SELECT * FROM UNNEST({casts})");
+    let start = Instant::now();
+    let mut tx = c.begin().await.unwrap();
+    for chunk in rows.chunks(10_000) {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(text.clone()))
+            .bind(vec![tenant; chunk.len()])
+            .bind(vec![machine; chunk.len()])
+            .bind(chunk.iter().map(|r| r.timestamp_ms).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|r| r.elapsed_s).collect::<Vec<_>>());
+        for &k in &used {
+            q = q.bind(
+                chunk
+                    .iter()
+                    .map(|r| r.values[k])
+                    .collect::<Vec<Option<f64>>>(),
+            );
+        }
+        q.execute(&mut *tx).await.unwrap();
+    }
     tx.commit().await.unwrap();
     start.elapsed()
 }
@@ -524,9 +607,19 @@ async fn postgres_part(rows: &[IntervalRow], n: usize) {
         c.close().await.ok();
     };
     let (mut base, mut ours, mut batched) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    let (mut multirow, mut unnest) = (Duration::MAX, Duration::MAX);
     for _ in 0..reps() {
         empty(db_url(&names[0])).await;
         base = base.min(copy_baseline(&db_url(&names[0]), rows, ids[0].0.0, ids[0].1.0).await);
+        if std::env::var("BENCH_PEERS").as_deref() != Ok("0") {
+            empty(db_url(&names[0])).await;
+            multirow = multirow.min(
+                multirow_insert_baseline(&db_url(&names[0]), rows, ids[0].0.0, ids[0].1.0).await,
+            );
+            empty(db_url(&names[0])).await;
+            unnest =
+                unnest.min(unnest_baseline(&db_url(&names[0]), rows, ids[0].0.0, ids[0].1.0).await);
+        }
         empty(db_url(&names[1])).await;
         let start = Instant::now();
         let r = store.ingest(t, m, rows, &[]).await.unwrap();
@@ -544,7 +637,24 @@ async fn postgres_part(rows: &[IntervalRow], n: usize) {
         "postgres   bare binary COPY into the table, 1 tx:   {}",
         rate(n, base)
     );
+    if multirow < Duration::MAX {
+        report(
+            "postgres",
+            "sqlx multi-row INSERT, 1 tx:",
+            n,
+            multirow,
+            base,
+        );
+        report("postgres", "sqlx INSERT ... UNNEST, 1 tx:", n, unnest, base);
+    }
     report("postgres", "Store::ingest, 1 batch:", n, ours, base);
+    if multirow < Duration::MAX {
+        println!(
+            "postgres   Store::ingest vs the peers: {:.2}x multi-row INSERT, {:.2}x UNNEST",
+            multirow.as_secs_f64() / ours.as_secs_f64(),
+            unnest.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
     report(
         "postgres",
         "Store::ingest, batches of 10,000:",

@@ -167,19 +167,23 @@ pub struct OpenOptions {
     /// prepared statement holds a slot per bound value, so a small process keeps
     /// its statements small.
     pub sqlite_values_per_insert: Option<usize>,
+    /// SQLite: interval rows bound per INSERT statement (default 256), for the
+    /// same reason.
+    pub sqlite_rows_per_insert: Option<usize>,
 }
 
 impl OpenOptions {
     /// A small footprint for a process that writes a batch now and then and
     /// stays up for months (the agent): one connection, a 512 KiB SQLite cache
     /// (appends touch only the rightmost pages of each index), statements of at
-    /// most 512 device values.
+    /// most 256 device values or 8 interval rows.
     pub fn small() -> Self {
         OpenOptions {
             max_connections: Some(1),
-            sqlite_cache_kib: Some(512),
+            sqlite_cache_kib: Some(128),
             statement_cache: Some(16),
-            sqlite_values_per_insert: Some(512),
+            sqlite_values_per_insert: Some(256),
+            sqlite_rows_per_insert: Some(8),
         }
     }
 }

@@ -27,7 +27,7 @@ use crate::secret;
 use crate::types::*;
 
 /// Interval rows bound per INSERT statement (60 values each: well under SQLite's
-/// 32766 bound parameters).
+/// 32766 bound parameters), at most and by default.
 const ROWS_PER_INSERT: usize = 256;
 /// Device values bound per INSERT statement (4 values each), at most and by default.
 const VALUES_PER_INSERT: usize = 2048;
@@ -117,6 +117,8 @@ pub(crate) struct SqliteStore {
     series_cache: std::sync::Mutex<SeriesCache>,
     /// Device values bound per INSERT statement.
     values_per_insert: usize,
+    /// Interval rows bound per INSERT statement.
+    rows_per_insert: usize,
 }
 
 /// The ids of a batch's series, and, when they had to be read, every series of
@@ -213,6 +215,10 @@ impl SqliteStore {
                 .sqlite_values_per_insert
                 .unwrap_or(VALUES_PER_INSERT)
                 .clamp(1, VALUES_PER_INSERT),
+            rows_per_insert: options
+                .sqlite_rows_per_insert
+                .unwrap_or(ROWS_PER_INSERT)
+                .clamp(1, ROWS_PER_INSERT),
         };
         store.migrate().await?;
         Ok(store)
@@ -485,7 +491,7 @@ impl SqliteStore {
     ) -> Result<u64> {
         let (send, recv) = tokio::sync::mpsc::channel::<(Arc<str>, SqliteArguments)>(2);
         let producer = async move {
-            for chunk in rows.chunks(ROWS_PER_INSERT) {
+            for chunk in rows.chunks(self.rows_per_insert) {
                 // Columns no row of the chunk has are left out of the statement (they
                 // default to NULL): sparse rows (a portal CSV fills 13 of the 56
                 // metrics) bind a fraction of the values.
