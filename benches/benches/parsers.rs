@@ -60,6 +60,12 @@ fn bench_stat(c: &mut Criterion) {
         g.bench_function("perfcore", |b| {
             b.iter(|| stat::parse(black_box(&input)).map(|s| black_box(s.cpus.len())))
         });
+        let mut kept = stat::Stat::default();
+        g.bench_function("perfcore parse_into", |b| {
+            b.iter(|| {
+                stat::parse_into(black_box(&input), &mut kept).map(|()| black_box(kept.cpus.len()))
+            })
+        });
         g.bench_function("procfs", |b| {
             b.iter(|| {
                 procfs::KernelStats::from_buf_read(black_box(&input[..]), &SI)
@@ -310,6 +316,22 @@ fn pairs() -> Vec<Pair> {
             |b| stat::parse(b),
             |t| { procfs::KernelStats::from_buf_read(t, &SI) }
         ),
+        {
+            // The Stat kept between calls borrows its input: leaked, as a reader's
+            // buffer outlives its parses.
+            let x: &'static [u8] = Box::leak(stat_live.clone().into_boxed_slice());
+            let y = stat_live.clone();
+            let mut kept = stat::Stat::default();
+            pair(
+                "stat/live-2cpu (parse_into, Vec kept)",
+                move || {
+                    black_box(stat::parse_into(black_box(x), &mut kept).is_ok());
+                },
+                move || {
+                    black_box(procfs::KernelStats::from_buf_read(black_box(&y[..]), &SI).is_ok());
+                },
+            )
+        },
         both!("meminfo/live", mem, |b| meminfo::parse(b), |t| {
             procfs::Meminfo::from_buf_read(t)
         }),

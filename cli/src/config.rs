@@ -134,8 +134,8 @@ pub struct RecordSettings {
     pub output: Option<(PathBuf, OutputFormat)>,
     pub db: Option<String>,
     pub tenant: String,
-    /// `None`: the store sink's default (60 s on SQLite, whose uncommitted rows
-    /// are journaled; 10 s on PostgreSQL).
+    /// `None`: the store sink's default (60 intervals, at most 60 s, on SQLite,
+    /// whose uncommitted rows are journaled; 10 s on PostgreSQL).
     pub commit_every: Option<Duration>,
     pub machine: Option<String>,
     pub server: Option<ServerSettings>,

@@ -53,10 +53,10 @@ pub struct Args {
     /// Tenant in the store (default: `default`).
     #[arg(long, value_name = "NAME")]
     tenant: Option<String>,
-    /// Commit to the store every this long (one transaction each; default 60s
-    /// on SQLite, whose uncommitted rows are also journaled beside the file so a
-    /// kill -9 loses none; 10s on PostgreSQL, where a kill -9 loses at most the
-    /// uncommitted part).
+    /// Commit to the store every this long (one transaction each; default on
+    /// SQLite every 60 intervals, at most 60s, its uncommitted rows journaled
+    /// beside the file so a kill -9 loses none; 10s on PostgreSQL, where a kill -9
+    /// loses at most the uncommitted part).
     #[arg(long, value_name = "DURATION")]
     commit_every: Option<String>,
     /// Machine id (default: /etc/machine-id, else the host name).
@@ -309,7 +309,7 @@ fn build_sinks(
             config::kernel_release(&s.proc_root),
             s.interval,
             s.commit_every
-                .unwrap_or_else(|| crate::store_sink::default_commit_every(&url)),
+                .unwrap_or_else(|| crate::store_sink::default_commit_every(&url, s.interval)),
         )?;
         sinks.push(Box::new(sink));
         targets.push(perfstore::redact_url(&url));

@@ -40,13 +40,15 @@ pub struct Leftovers {
     pub devices: Vec<DeviceRow>,
 }
 
-/// How often the store sink commits unless told: every 60 s into a SQLite file,
-/// whose uncommitted rows the journal keeps (fewer, larger transactions cost
-/// less per sample: each one writes the pages it touches once), every 10 s
-/// elsewhere, where a `kill -9` loses the uncommitted part.
-pub fn default_commit_every(url: &str) -> Duration {
+/// How often the store sink commits unless told. Into a SQLite file, whose
+/// uncommitted rows the journal keeps, every 60 intervals, at most every 60 s
+/// (fewer, larger transactions cost less per sample: each writes the pages it
+/// touches once; 60 intervals bound what a batch holds in memory and how long
+/// its commit takes at short intervals). Elsewhere every 10 s, where a
+/// `kill -9` loses the uncommitted part.
+pub fn default_commit_every(url: &str, interval: Duration) -> Duration {
     if sqlite_file(url).is_some() {
-        Duration::from_secs(60)
+        interval.saturating_mul(60).min(Duration::from_secs(60))
     } else {
         Duration::from_secs(10)
     }
@@ -507,11 +509,11 @@ mod tests {
         assert_eq!(sqlite_file("/tmp/p.db"), Some("/tmp/p.db".into()));
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://u@h/db"), None);
-        assert_eq!(default_commit_every("/tmp/p.db"), Duration::from_secs(60));
-        assert_eq!(
-            default_commit_every("postgres://u@h/db"),
-            Duration::from_secs(10)
-        );
+        let every = |url, ms| default_commit_every(url, Duration::from_millis(ms));
+        assert_eq!(every("/tmp/p.db", 1000), Duration::from_secs(60));
+        assert_eq!(every("/tmp/p.db", 100), Duration::from_secs(6));
+        assert_eq!(every("/tmp/p.db", 10_000), Duration::from_secs(60));
+        assert_eq!(every("postgres://u@h/db", 1000), Duration::from_secs(10));
     }
 
     #[test]

@@ -181,11 +181,26 @@ impl<'a> Stat<'a> {
 /// than four values.
 pub fn parse(bytes: &[u8]) -> Result<Stat<'_>> {
     let mut st = Stat::default();
+    parse_into(bytes, &mut st)?;
+    Ok(st)
+}
+
+/// Parses like [`parse`] into `out`, keeping the allocation of its CPU list (a
+/// reader that parses every second allocates nothing). On an error `out` holds
+/// the lines before the bad one.
+pub fn parse_into<'a>(bytes: &'a [u8], out: &mut Stat<'a>) -> Result<()> {
+    let mut cpus = std::mem::take(&mut out.cpus);
+    cpus.clear();
+    *out = Stat {
+        cpus,
+        ..Stat::default()
+    };
+    let st = out;
     let mut rest = bytes;
     let mut n = 0;
     while !rest.is_empty() {
         n += 1;
-        if let Some(used) = fast_line(rest, &mut st) {
+        if let Some(used) = fast_line(rest, st) {
             rest = rest.get(used..).unwrap_or_default();
             continue;
         }
@@ -193,10 +208,10 @@ pub fn parse(bytes: &[u8]) -> Result<Stat<'_>> {
             Some(i) => (rest.get(..i), rest.get(i + 1..)),
             None => (Some(rest), None),
         };
-        general_line(n, line.unwrap_or_default(), &mut st)?;
+        general_line(n, line.unwrap_or_default(), st)?;
         rest = after.unwrap_or_default();
     }
-    Ok(st)
+    Ok(())
 }
 
 /// Reads the line at the start of `b` (the rest of the file) when it is in the
@@ -412,6 +427,26 @@ impl Serialize for Stat<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_into_gives_what_parse_gives_and_keeps_its_cpu_list() {
+        let two = b"cpu  10 0 5 100 0 0 0 0 0 0\ncpu0 5 0 2 50 0 0 0 0 0 0\ncpu1 5 0 3 50 0 0 0 0 0 0\nctxt 7\n";
+        let one = b"cpu  1 2 3 4\ncpu3 1 2 3 4\nbtime 9\n";
+        let mut kept = Stat::default();
+        parse_into(two, &mut kept).unwrap();
+        assert_eq!(kept, parse(two).unwrap());
+        let (cap, ptr) = (kept.cpus.capacity(), kept.cpus.as_ptr());
+        // A second file: nothing of the first is left (ctxt, the second CPU), and
+        // the list's allocation is the same.
+        parse_into(one, &mut kept).unwrap();
+        assert_eq!(kept, parse(one).unwrap());
+        assert_eq!(kept.ctxt, None);
+        assert_eq!(kept.btime, Some(9));
+        assert_eq!(kept.cpus.len(), 1);
+        assert_eq!(kept.cpus[0].id, 3);
+        assert_eq!((kept.cpus.capacity(), kept.cpus.as_ptr()), (cap, ptr));
+        assert!(parse_into(b"cpu x\n", &mut kept).is_err());
+    }
 
     const MODERN: &[u8] = b"cpu  373708 4860 107483 67002379 258643 0 12620 0 0 0\n\
 cpu0 373708 4860 107483 67002379 258643 0 12620 0 0 0\n\
