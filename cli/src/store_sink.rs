@@ -236,8 +236,9 @@ fn trim_heap() {
 fn trim_heap() {}
 
 /// Writes intervals to the store, one transaction per batch of `commit_every`
-/// worth of intervals (at least one), so a `kill -9` loses at most that much of
-/// the newest data and every committed row stays.
+/// worth of intervals (at least one). Every committed row stays after a
+/// `kill -9`; on SQLite the [`Journal`] keeps the uncommitted ones for the next
+/// run, elsewhere a `kill -9` loses at most that much of the newest data.
 pub struct StoreSink {
     rt: tokio::runtime::Runtime,
     store: Store,
