@@ -401,15 +401,40 @@ fn merge(a: Option<(i64, i64)>, b: Option<(i64, i64)>) -> Option<(i64, i64)> {
     }
 }
 
+/// Turns the records of our long CSV into [`DeviceRow`]s, which name their metric
+/// with a `&'static str`: each distinct name is interned (leaked) once, and a
+/// process reads only a few.
+#[derive(Default)]
+pub(crate) struct MetricNames(HashMap<String, &'static str>);
+
+impl MetricNames {
+    /// The device row of a record.
+    pub(crate) fn row(&mut self, r: ours::LongRecord) -> DeviceRow {
+        let metric = match self.0.get(&r.metric) {
+            Some(m) => *m,
+            None => {
+                let m: &'static str = Box::leak(r.metric.clone().into_boxed_str());
+                self.0.insert(r.metric, m);
+                m
+            }
+        };
+        DeviceRow {
+            timestamp_ms: r.timestamp_ms,
+            kind: r.kind,
+            device: r.device,
+            metric,
+            value: r.value,
+        }
+    }
+}
+
 fn import_long(ctx: &Ctx<'_>, path: &Path, machine: Option<&str>) -> Result<Imported> {
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let records = ours::read_long(BufReader::with_capacity(1 << 20, f))
         .with_context(|| format!("reading {}", path.display()))?;
-    // DeviceRow names its metric with a &'static str: intern the few distinct names
-    // of the file once (a CLI run is short-lived).
-    let mut names: HashMap<String, &'static str> = HashMap::new();
+    let mut names = MetricNames::default();
     let mut by_machine: Vec<(String, Vec<DeviceRow>)> = Vec::new();
-    for (i, rec) in records.into_iter().enumerate() {
+    for (i, mut rec) in records.into_iter().enumerate() {
         let key = match machine {
             Some(m) => m.to_owned(),
             None if rec.machine_id.is_empty() => bail!(
@@ -417,23 +442,9 @@ fn import_long(ctx: &Ctx<'_>, path: &Path, machine: Option<&str>) -> Result<Impo
                 path.display(),
                 i + 2
             ),
-            None => rec.machine_id,
+            None => std::mem::take(&mut rec.machine_id),
         };
-        let metric: &'static str = match names.get(&rec.metric) {
-            Some(m) => m,
-            None => {
-                let leaked: &'static str = Box::leak(rec.metric.clone().into_boxed_str());
-                names.insert(rec.metric, leaked);
-                leaked
-            }
-        };
-        let row = DeviceRow {
-            timestamp_ms: rec.timestamp_ms,
-            kind: rec.kind,
-            device: rec.device,
-            metric,
-            value: rec.value,
-        };
+        let row = names.row(rec);
         match by_machine.iter_mut().find(|(k, _)| *k == key) {
             Some((_, rows)) => rows.push(row),
             None => by_machine.push((key, vec![row])),

@@ -1,7 +1,6 @@
 //! The default destination of `perfan record`: the local store (SQLite by
 //! default), as interval rows and per-device series, committed in batches.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +11,8 @@ use perfcore::metrics::{DeviceKind, DeviceRow, IntervalRow, MachineFacts, device
 use perfcore::record::RecordSink;
 use perfcore::{Interval, RawSample, Snapshot};
 use perfstore::{Labels, MachineId, Store, TenantId};
+
+use crate::import::MetricNames;
 
 /// Rows held while the store refuses them (e.g. the disk is full), at most;
 /// past this the oldest are dropped (about 3 hours at 1 s).
@@ -38,6 +39,8 @@ pub struct Leftovers {
     pub rows: Vec<IntervalRow>,
     /// Per-device rows.
     pub devices: Vec<DeviceRow>,
+    /// The length of each file's complete lines (rows, devices), when it has rows.
+    kept: [Option<usize>; 2],
 }
 
 /// How often the store sink commits unless told. Into a SQLite file, whose
@@ -103,10 +106,34 @@ fn complete_lines(path: &Path) -> Result<Option<Vec<u8>>> {
     Ok((lines > 1).then_some(bytes))
 }
 
+/// A journal file opened for appending: when it holds rows (`kept`, the length
+/// of its complete lines), cut after them and continued, so they stay on disk
+/// until they are committed; otherwise started afresh with `fresh`'s header.
+fn reopen<W>(
+    path: &Path,
+    kept: Option<usize>,
+    fresh: impl FnOnce(File) -> std::io::Result<W>,
+    continuing: impl FnOnce(File) -> W,
+) -> Result<W> {
+    let ctx = || format!("opening {}", path.display());
+    match kept {
+        Some(len) => {
+            let f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .with_context(ctx)?;
+            f.set_len(len as u64).with_context(ctx)?;
+            Ok(continuing(f))
+        }
+        None => Ok(fresh(File::create(path).with_context(ctx)?).with_context(ctx)?),
+    }
+}
+
 impl Journal {
-    /// Opens the journal of `machine` beside the store file `db`, reading what an
-    /// earlier run left in it, and starts it empty. A journal that cannot be read
-    /// is moved aside (`.bad`) with a warning, not deleted.
+    /// Opens the journal of `machine` beside the store file `db`, with what an
+    /// earlier run left in it: those rows stay in the files (past a torn last
+    /// line, which is cut) until a commit empties them. A journal that cannot be
+    /// read is moved aside (`.bad`) with a warning, not deleted.
     pub fn open(db: &Path, machine: &str) -> Result<(Journal, Leftovers)> {
         let mut dir = db.as_os_str().to_owned();
         dir.push(".pending");
@@ -115,9 +142,8 @@ impl Journal {
         let key = file_key(machine);
         let rows_path = dir.join(format!("{key}.rows.csv"));
         let devices_path = dir.join(format!("{key}.devices.csv"));
-        let mut left = Leftovers::default();
-        match Self::read(&rows_path, &devices_path) {
-            Ok(l) => left = l,
+        let left = match Self::read(&rows_path, &devices_path) {
+            Ok(left) => left,
             Err(e) => {
                 for p in [&rows_path, &devices_path] {
                     let mut bad = p.as_os_str().to_owned();
@@ -129,17 +155,29 @@ impl Journal {
                      moved aside as *.bad",
                     dir.display()
                 );
+                Leftovers::default()
             }
-        }
+        };
         let j = Journal {
-            rows: WideWriter::new(File::create(&rows_path)?)?,
-            devices: LongWriter::new(File::create(&devices_path)?)?,
+            rows: reopen(
+                &rows_path,
+                left.kept[0],
+                WideWriter::new,
+                WideWriter::continuing,
+            )?,
+            devices: reopen(
+                &devices_path,
+                left.kept[1],
+                LongWriter::new,
+                LongWriter::continuing,
+            )?,
             rows_path,
             devices_path,
         };
         Ok((j, left))
     }
 
+    /// The rows of both files.
     fn read(rows_path: &Path, devices_path: &Path) -> Result<Leftovers> {
         let mut left = Leftovers::default();
         if let Some(text) = complete_lines(rows_path)? {
@@ -148,29 +186,16 @@ impl Journal {
                 .into_iter()
                 .map(|r| r.row)
                 .collect();
+            left.kept[0] = Some(text.len());
         }
         if let Some(text) = complete_lines(devices_path)? {
-            // DeviceRow names its metric with a &'static str: intern the few names.
-            let mut names: HashMap<String, &'static str> = HashMap::new();
-            for r in read_long(text.as_slice())
+            let mut names = MetricNames::default();
+            left.devices = read_long(text.as_slice())
                 .with_context(|| format!("reading {}", devices_path.display()))?
-            {
-                let metric = match names.get(&r.metric) {
-                    Some(m) => *m,
-                    None => {
-                        let m: &'static str = Box::leak(r.metric.clone().into_boxed_str());
-                        names.insert(r.metric, m);
-                        m
-                    }
-                };
-                left.devices.push(DeviceRow {
-                    timestamp_ms: r.timestamp_ms,
-                    kind: r.kind,
-                    device: r.device,
-                    metric,
-                    value: r.value,
-                });
-            }
+                .into_iter()
+                .map(|r| names.row(r))
+                .collect();
+            left.kept[1] = Some(text.len());
         }
         Ok(left)
     }
@@ -327,13 +352,9 @@ impl StoreSink {
                 "perfan: storing {} intervals an earlier run took but did not commit",
                 left.rows.len()
             );
+            // Still in the journal until they are stored (now, or at a later commit).
             sink.rows = left.rows;
             sink.devices = left.devices;
-            // Kept on disk until they are stored (now, or at a later commit).
-            if let Some(j) = sink.journal.as_mut() {
-                j.rewrite(&sink.machine_key, &sink.rows, &sink.devices)
-                    .context("writing the journal")?;
-            }
             let _ = sink.commit();
         }
         Ok(sink)
@@ -527,7 +548,7 @@ mod tests {
     }
 
     #[test]
-    fn journal_gives_back_what_it_was_given_and_starts_empty() {
+    fn journal_keeps_what_it_was_given_until_a_commit_empties_it() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("p.db");
         let (mut j, left) = Journal::open(&db, "m1").unwrap();
@@ -539,10 +560,17 @@ mod tests {
         let (mut j, left) = Journal::open(&db, "m1").unwrap();
         assert_eq!(left.rows, vec![row(0), row(1), row(2)]);
         assert_eq!(left.devices, vec![dev(0), dev(1), dev(2)]);
-        // Opening started it empty; another machine's journal is its own.
+        // They stay in the files until a commit empties them, and new intervals
+        // follow them (one header, or the next read would fail).
+        j.append("m1", &row(7), &[]).unwrap();
+        drop(j);
+        let (mut j, left) = Journal::open(&db, "m1").unwrap();
+        assert_eq!(left.rows, vec![row(0), row(1), row(2), row(7)]);
+        assert_eq!(left.devices, vec![dev(0), dev(1), dev(2)]);
+        // Another machine's journal is its own.
         let (_, other) = Journal::open(&db, "m2").unwrap();
         assert!(other.rows.is_empty());
-        j.append("m1", &row(7), &[]).unwrap();
+        // A commit empties it.
         j.rewrite("m1", &[], &[]).unwrap();
         drop(j);
         let (j, left) = Journal::open(&db, "m1").unwrap();
@@ -569,9 +597,15 @@ mod tests {
             text.push_str(tail);
             std::fs::write(pending.join(f), text).unwrap();
         }
-        let (j, left) = Journal::open(&db, "m").unwrap();
+        let (mut j, left) = Journal::open(&db, "m").unwrap();
         assert_eq!(left.rows, vec![row(0), row(1)]);
         assert_eq!(left.devices, vec![dev(0), dev(1)]);
+        // The torn tails were cut: the next interval is whole after them.
+        j.append("m", &row(2), &[dev(2)]).unwrap();
+        drop(j);
+        let (j, left) = Journal::open(&db, "m").unwrap();
+        assert_eq!(left.rows, vec![row(0), row(1), row(2)]);
+        assert_eq!(left.devices, vec![dev(0), dev(1), dev(2)]);
         drop(j);
         // A damaged cell: nothing is read, and the files are kept as *.bad.
         std::fs::write(

@@ -37,28 +37,6 @@ const SERIES_CACHE_MACHINES: usize = 1024;
 /// Series bound per INSERT statement (5 values each).
 const SERIES_PER_INSERT: usize = 512;
 
-/// Splits `items` into chunks whose lengths come from a short ladder (`max`,
-/// `max / 4`, `max / 16`, ... down to 1), largest first. Batches whose size keeps
-/// changing (the series new to each batch) then reuse a handful of statement
-/// texts instead of preparing, caching and holding one per length. (Rows and
-/// values keep plain chunks: an agent's batches are all the same size, and one
-/// statement per batch beats several.)
-fn ladder_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
-    let mut rest = items;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let mut n = max.max(1);
-        while n > rest.len() {
-            n = (n / 4).max(1);
-        }
-        let (chunk, after) = rest.split_at(n);
-        rest = after;
-        Some(chunk)
-    })
-}
-
 fn values_clause(rows: usize, cols: usize) -> String {
     let mut out = String::with_capacity(rows * (2 * cols + 2));
     for r in 0..rows {
@@ -605,7 +583,7 @@ impl SqliteStore {
         if missing.is_empty() {
             return Ok((out, None));
         }
-        for chunk in ladder_chunks(&missing, SERIES_PER_INSERT) {
+        for chunk in missing.chunks(SERIES_PER_INSERT) {
             let text = self.text(TextKey::Series(chunk.len()), || {
                 format!(
                     "INSERT INTO device_series (tenant_id, machine_id, kind, device, metric) \
@@ -1266,33 +1244,5 @@ fn upload_from_row(r: &SqliteRow) -> Upload {
             time_range_ms: first.zip(last),
         },
         created_ms: r.get(9),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ladder_chunks;
-
-    fn lengths(n: usize, max: usize) -> Vec<usize> {
-        let items: Vec<usize> = (0..n).collect();
-        let chunks: Vec<&[usize]> = ladder_chunks(&items, max).collect();
-        // Every item once, in order.
-        assert_eq!(chunks.concat(), items);
-        chunks.iter().map(|c| c.len()).collect()
-    }
-
-    #[test]
-    fn ladder_chunks_use_few_distinct_lengths() {
-        // 700 = 512 + 128 + 32 + 3 x 8 + 2 x 2 (max 2048: 2048, 512, 128, 32, 8, 2, 1)
-        assert_eq!(lengths(700, 2048), vec![512, 128, 32, 8, 8, 8, 2, 2]);
-        assert_eq!(lengths(4096 + 3, 2048), vec![2048, 2048, 2, 1]);
-        assert_eq!(lengths(10, 256), vec![4, 4, 1, 1]);
-        assert_eq!(lengths(0, 256), Vec::<usize>::new());
-        assert_eq!(lengths(3, 0), vec![1, 1, 1]);
-        // However long the batch, the lengths come from the ladder alone.
-        let ladder = [2048, 512, 128, 32, 8, 2, 1];
-        for n in 0..3000 {
-            assert!(lengths(n, 2048).iter().all(|l| ladder.contains(l)), "{n}");
-        }
     }
 }

@@ -57,6 +57,14 @@ impl<W: Write> WideWriter<W> {
         })
     }
 
+    /// Continues a file that already has its header (appending to it).
+    pub fn continuing(out: W) -> Self {
+        WideWriter {
+            out,
+            line: String::with_capacity(1024),
+        }
+    }
+
     /// Writes one row.
     pub fn write(&mut self, machine_id: &str, row: &IntervalRow) -> std::io::Result<()> {
         let l = &mut self.line;
@@ -104,6 +112,14 @@ impl<W: Write> LongWriter<W> {
             out,
             line: String::with_capacity(256),
         })
+    }
+
+    /// Continues a file that already has its header (appending to it).
+    pub fn continuing(out: W) -> Self {
+        LongWriter {
+            out,
+            line: String::with_capacity(256),
+        }
     }
 
     /// Writes rows.
