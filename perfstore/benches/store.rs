@@ -19,7 +19,9 @@
 //! - bytes per row on disk.
 //!
 //! On PostgreSQL the store connects as a plain role (row-level security applies, as
-//! in production); the bare COPY runs as the owner (COPY FROM is refused under RLS).
+//! in production, with the ingest grant of perfstore/README.md); the bare COPY runs as
+//! the owner into the partition that holds the rows, `perfan_ingest.interval_metrics`
+//! (COPY FROM is refused into the table under RLS).
 //! Without `DATABASE_URL` the PostgreSQL part is skipped (and says so).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -118,8 +120,8 @@ fn rusqlite_baseline(
     start.elapsed()
 }
 
-/// Bare binary COPY of the rows straight into interval_metrics (no staging, no
-/// conflict handling: what the server can do), encoded and sent in 1 MiB messages so
+/// Bare binary COPY of the rows straight into the table that holds them (no check for
+/// stored rows, no staging: what the server can do), encoded and sent in 1 MiB messages so
 /// that the server parses while the client encodes.
 async fn copy_baseline(url: &str, rows: &[IntervalRow], tenant: i64, machine: i64) -> Duration {
     let mut c = sqlx::PgConnection::connect(url).await.unwrap();
@@ -128,10 +130,10 @@ async fn copy_baseline(url: &str, rows: &[IntervalRow], tenant: i64, machine: i6
         .collect::<Vec<_>>()
         .join(", ");
     let start = Instant::now();
-    let mut tx = c.begin().await.unwrap();
+    let mut tx = begin_as(&mut c, tenant).await;
     let mut copy = tx
         .copy_in_raw(&format!(
-            "COPY interval_metrics ({cols}) FROM STDIN (FORMAT binary)"
+            "COPY perfan_ingest.interval_metrics ({cols}) FROM STDIN (FORMAT binary)"
         ))
         .await
         .unwrap();
@@ -166,6 +168,21 @@ async fn copy_baseline(url: &str, rows: &[IntervalRow], tenant: i64, machine: i6
     start.elapsed()
 }
 
+/// A transaction with the tenant set: the CHECK on the rows' partition (migration 3)
+/// wants it even from a superuser.
+async fn begin_as(
+    c: &mut sqlx::PgConnection,
+    tenant: i64,
+) -> sqlx::Transaction<'_, sqlx::Postgres> {
+    let mut tx = c.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.tenant', $1, true)")
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
 /// The columns a baseline writes: the keys and the metrics the rows have.
 fn baseline_columns(rows: &[IntervalRow]) -> (Vec<usize>, String) {
     let used: Vec<usize> = (0..Metric::ALL.len())
@@ -192,7 +209,7 @@ async fn multirow_insert_baseline(
     let per_row = 4 + used.len();
     let per_stmt = 65_535 / per_row;
     let start = Instant::now();
-    let mut tx = c.begin().await.unwrap();
+    let mut tx = begin_as(&mut c, tenant).await;
     for chunk in rows.chunks(per_stmt) {
         let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!(
             "INSERT INTO interval_metrics ({cols}) "
@@ -226,7 +243,7 @@ async fn unnest_baseline(url: &str, rows: &[IntervalRow], tenant: i64, machine: 
         .join(", ");
     let text = format!("INSERT INTO interval_metrics ({cols}) SELECT * FROM UNNEST({casts})");
     let start = Instant::now();
-    let mut tx = c.begin().await.unwrap();
+    let mut tx = begin_as(&mut c, tenant).await;
     for chunk in rows.chunks(10_000) {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(text.clone()))
             .bind(vec![tenant; chunk.len()])
@@ -552,7 +569,7 @@ async fn postgres_part(rows: &[IntervalRow], n: usize) {
         format!("perfan_bench_batched_{}", std::process::id()),
     ];
     // The store runs as a plain role, as in production, so row-level security applies;
-    // the bare COPY runs as the owner (COPY FROM is refused under row-level security).
+    // the bare COPY runs as the owner into the partition.
     let role = format!("perfan_bench_app_{}", std::process::id());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE ROLE {role} LOGIN")))
         .execute(&mut a)
@@ -585,6 +602,8 @@ async fn postgres_part(rows: &[IntervalRow], n: usize) {
                 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
             ),
             format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+            format!("GRANT USAGE ON SCHEMA perfan_ingest TO {role}"),
+            format!("GRANT INSERT ON perfan_ingest.interval_metrics TO {role}"),
         ] {
             sqlx::query(sqlx::AssertSqlSafe(stmt))
                 .execute(&mut c)
@@ -679,11 +698,12 @@ async fn postgres_part(rows: &[IntervalRow], n: usize) {
         .execute(&mut c)
         .await
         .unwrap();
-    let size: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('interval_metrics')")
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
-    let heap: i64 = sqlx::query_scalar("SELECT pg_relation_size('interval_metrics')")
+    let size: i64 =
+        sqlx::query_scalar("SELECT pg_total_relation_size('perfan_ingest.interval_metrics')")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    let heap: i64 = sqlx::query_scalar("SELECT pg_relation_size('perfan_ingest.interval_metrics')")
         .fetch_one(&mut c)
         .await
         .unwrap();

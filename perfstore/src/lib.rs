@@ -228,6 +228,16 @@ impl Store {
         }
     }
 
+    /// True when ingest COPYs new interval rows straight into their table: PostgreSQL,
+    /// with the role granted INSERT on `perfan_ingest.interval_metrics` (see
+    /// perfstore/README.md); otherwise they are staged first, at about half the speed.
+    pub fn copies_directly(&self) -> bool {
+        match &self.backend {
+            Backend::Sqlite(_) => false,
+            Backend::Postgres(b) => b.copies_directly(),
+        }
+    }
+
     /// Closes every connection (waits for the ones in use).
     pub async fn close(&self) {
         on!(self, b => b.close().await)

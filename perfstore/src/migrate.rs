@@ -47,6 +47,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         name: "directory_rls",
         sql: include_str!("../migrations/postgres/0002_directory_rls.sql"),
     },
+    Migration {
+        version: 3,
+        name: "ingest_partition",
+        sql: include_str!("../migrations/postgres/0003_ingest_partition.sql"),
+    },
 ];
 
 /// The table that records applied migrations.

@@ -3,10 +3,15 @@
 //! Every tenant-scoped call runs in a transaction that first sets `app.tenant` with
 //! `set_config('app.tenant', $1, true)` (transaction-local); the policies of
 //! migration 1 compare each row's tenant_id with it. PostgreSQL refuses `COPY FROM`
-//! into a table with row-level security for any role it applies to, so ingest copies
-//! into a session-local temporary table (no policy, no WAL) and moves the rows with
-//! `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, where the policies' WITH CHECK
-//! applies and the conflict clause makes a resend store nothing twice.
+//! into a table with row-level security for any role it applies to. Interval rows
+//! therefore land in the one partition of `interval_metrics`,
+//! `perfan_ingest.interval_metrics` (migration 3), which has no policy but a CHECK
+//! that each row belongs to the transaction's tenant: when the machine has no row in
+//! the batch's time span, ingest COPYs straight into it. Otherwise, or when the role
+//! may not write to it, ingest copies into a session-local temporary table (no policy,
+//! no WAL) and moves the rows with `INSERT ... SELECT ... ON CONFLICT DO NOTHING`,
+//! where the policies' WITH CHECK applies and the conflict clause makes a resend store
+//! nothing twice. Device values always take the staging path.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -73,7 +78,12 @@ fn is_unique_violation(e: &Error) -> bool {
 /// A store on a PostgreSQL database.
 pub(crate) struct PgStore {
     pool: PgPool,
+    /// The role may COPY into `perfan_ingest.interval_metrics` (migration 3).
+    direct_copy: bool,
 }
+
+/// The partition that holds every interval row; COPY may name it (migration 3).
+const INGEST_PARTITION: &str = "perfan_ingest.interval_metrics";
 
 impl PgStore {
     pub(crate) async fn open(url: &str, options: &crate::OpenOptions) -> Result<Self> {
@@ -93,9 +103,23 @@ impl PgStore {
                 "connecting to {}",
                 crate::redact_url(url)
             )))?;
-        let store = PgStore { pool };
+        let mut store = PgStore {
+            pool,
+            direct_copy: false,
+        };
         store.migrate().await?;
+        store.direct_copy = sqlx::query_scalar(
+            "SELECT has_schema_privilege('perfan_ingest', 'USAGE') \
+             AND has_table_privilege('perfan_ingest.interval_metrics', 'INSERT')",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .map_err(Error::db("checking the privileges for ingest"))?;
         Ok(store)
+    }
+
+    pub(crate) fn copies_directly(&self) -> bool {
+        self.direct_copy
     }
 
     pub(crate) async fn close(&self) {
@@ -444,8 +468,9 @@ impl PgStore {
         Ok(report)
     }
 
-    /// Stages rows with binary COPY and moves them into the table, chunk by chunk; the
-    /// next chunk is encoded while the server moves the current one.
+    /// Writes rows chunk by chunk with binary COPY, the next chunk encoded while the
+    /// server takes the current one: straight into the table's partition when `plain`
+    /// (nothing can conflict) and the role may, otherwise staged and moved.
     async fn insert_rows(
         &self,
         tx: &mut Transaction<'static, Postgres>,
@@ -454,14 +479,20 @@ impl PgStore {
         rows: &[IntervalRow],
         plain: bool,
     ) -> Result<u64> {
+        let direct = plain && self.direct_copy;
         let (send, recv) = tokio::sync::mpsc::channel::<(Vec<Metric>, Vec<u8>)>(1);
         let producer = async move {
             for chunk in rows.chunks(STAGE_ROWS) {
                 let present = compute::present_metrics(compute::metric_mask(chunk));
-                let fields = 2 + present.len();
+                let keys = if direct { 4 } else { 2 };
+                let fields = keys + present.len();
                 let mut enc = CopyEncoder::new(chunk.len() * (2 + fields * 12) + 32);
                 for r in chunk {
                     enc.tuple(fields as i16);
+                    if direct {
+                        enc.i64(tenant.0);
+                        enc.i64(machine.0);
+                    }
                     enc.i64(r.timestamp_ms);
                     enc.f64(r.elapsed_s);
                     for m in &present {
@@ -480,6 +511,23 @@ impl PgStore {
             let mut stored = 0u64;
             let mut first = true;
             while let Some((present, data)) = recv.recv().await {
+                let cols = if present.is_empty() {
+                    "ts_ms, interval_s".to_owned()
+                } else {
+                    format!("ts_ms, interval_s, {}", compute::column_list(&present))
+                };
+                if direct {
+                    stored += copy_in(
+                        tx,
+                        &format!(
+                            "COPY {INGEST_PARTITION} (tenant_id, machine_id, {cols}) \
+                             FROM STDIN (FORMAT binary)"
+                        ),
+                        data,
+                    )
+                    .await?;
+                    continue;
+                }
                 if !first {
                     sqlx::query("TRUNCATE perfan_stage_metrics")
                         .execute(&mut **tx)
@@ -487,11 +535,6 @@ impl PgStore {
                         .map_err(Error::db("emptying the staging table"))?;
                 }
                 first = false;
-                let cols = if present.is_empty() {
-                    "ts_ms, interval_s".to_owned()
-                } else {
-                    format!("ts_ms, interval_s, {}", compute::column_list(&present))
-                };
                 copy_in(
                     tx,
                     &format!("COPY perfan_stage_metrics ({cols}) FROM STDIN (FORMAT binary)"),
@@ -1083,7 +1126,7 @@ impl PgStore {
         let n: i64 = sqlx::query_scalar(
             "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')",
+             WHERE n.nspname IN (current_schema(), 'perfan_ingest') AND c.relkind IN ('r', 'p')",
         )
         .fetch_one(&self.pool)
         .await

@@ -114,14 +114,25 @@ pub async fn postgres() -> Option<TestDb> {
 
 impl TestDb {
     /// Creates a plain login role (not superuser, not owner, no BYPASSRLS) with the
-    /// privileges an application needs, and returns a URL that connects as it.
+    /// privileges an application needs (perfstore/README.md), and returns a URL that
+    /// connects as it.
     pub async fn plain_role_url(&mut self) -> String {
+        self.role_url(true).await
+    }
+
+    /// The same role without the INSERT on `perfan_ingest.interval_metrics` (a
+    /// deployment set up before migration 3): ingest takes the staging path.
+    pub async fn plain_role_url_without_ingest_grant(&mut self) -> String {
+        self.role_url(false).await
+    }
+
+    async fn role_url(&mut self, ingest_grant: bool) -> String {
         let (_, db) = self.pg.clone().expect("PostgreSQL only");
         let role = unique("perfan_app");
         let mut conn = sqlx::PgConnection::connect(&self.url)
             .await
             .expect("connect as admin");
-        for stmt in [
+        let mut stmts = vec![
             format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"),
             format!("GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {role}"),
             format!("GRANT USAGE ON SCHEMA public TO {role}"),
@@ -129,7 +140,14 @@ impl TestDb {
                 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
             ),
             format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
-        ] {
+        ];
+        if ingest_grant {
+            stmts.push(format!("GRANT USAGE ON SCHEMA perfan_ingest TO {role}"));
+            stmts.push(format!(
+                "GRANT INSERT ON perfan_ingest.interval_metrics TO {role}"
+            ));
+        }
+        for stmt in stmts {
             sqlx::query(sqlx::AssertSqlSafe(stmt))
                 .execute(&mut conn)
                 .await

@@ -313,13 +313,80 @@ async fn postgres_rls_walls_tenants_off_for_a_plain_role() {
     );
     tx.rollback().await.unwrap();
 
-    // COPY FROM into a table under RLS is refused (why ingest stages through a temp table).
+    // COPY FROM into a table under RLS is refused (why ingest names the partition).
     let e = c
         .copy_in_raw("COPY interval_metrics (tenant_id, machine_id, ts_ms, interval_s) FROM STDIN")
         .await
         .err()
         .expect("COPY FROM refused under RLS");
     assert!(e.to_string().contains("row-level security"), "{e}");
+
+    // The partition ingest COPYs into (migration 3): this role may add rows for its
+    // transaction's tenant there, and nothing else.
+    assert!(app.copies_directly(), "the role has the ingest grant");
+    let copy_row = |tenant: i64, machine: i64, ts: i64| format!("{tenant}\t{machine}\t{ts}\t10\n");
+    let copy_into =
+        "COPY perfan_ingest.interval_metrics (tenant_id, machine_id, ts_ms, interval_s) FROM STDIN";
+    // A's own row with A's setting: accepted.
+    let mut tx = c.begin().await.unwrap();
+    set_tenant(&mut tx, a.id.0).await;
+    let mut copy = tx.copy_in_raw(copy_into).await.unwrap();
+    copy.send(copy_row(a.id.0, ids[0].0, 1).into_bytes())
+        .await
+        .unwrap();
+    assert_eq!(copy.finish().await.unwrap(), 1);
+    assert_eq!(
+        count(
+            &mut tx,
+            "SELECT count(*) FROM interval_metrics WHERE ts_ms = 1"
+        )
+        .await,
+        1
+    );
+    tx.rollback().await.unwrap();
+    // B's row with A's setting, and A's row with no setting: the CHECK refuses both.
+    for (setting, tenant, machine) in [(Some(a.id.0), b.id.0, ids[1].0), (None, a.id.0, ids[0].0)] {
+        let mut tx = c.begin().await.unwrap();
+        if let Some(t) = setting {
+            set_tenant(&mut tx, t).await;
+        }
+        let mut copy = tx.copy_in_raw(copy_into).await.unwrap();
+        copy.send(copy_row(tenant, machine, 2).into_bytes())
+            .await
+            .unwrap();
+        let e = copy.finish().await.unwrap_err();
+        assert!(
+            e.to_string().contains("tenant_of_transaction"),
+            "setting {setting:?}, row of {tenant}: {e}"
+        );
+        tx.rollback().await.unwrap();
+    }
+    let mut tx = c.begin().await.unwrap();
+    set_tenant(&mut tx, a.id.0).await;
+    let e = sqlx::query("INSERT INTO perfan_ingest.interval_metrics (tenant_id, machine_id, ts_ms, interval_s) VALUES ($1, $2, 3, 1)")
+        .bind(b.id.0)
+        .bind(ids[1].0)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("tenant_of_transaction"), "{e}");
+    tx.rollback().await.unwrap();
+    // Reading, changing or deleting there directly (around the policies) is denied.
+    for sql in [
+        "SELECT count(*) FROM perfan_ingest.interval_metrics",
+        "UPDATE perfan_ingest.interval_metrics SET load1 = -1",
+        "DELETE FROM perfan_ingest.interval_metrics",
+        "TRUNCATE perfan_ingest.interval_metrics",
+    ] {
+        let mut tx = c.begin().await.unwrap();
+        set_tenant(&mut tx, a.id.0).await;
+        let e = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("permission denied"), "{sql}: {e}");
+        tx.rollback().await.unwrap();
+    }
     c.close().await.ok();
 
     // The data is there: the owner (a superuser here) sees both tenants.
@@ -387,4 +454,217 @@ fn default_url_follows_xdg_data_home() {
         perfstore::resolve_url(Some("postgres://x/y")).unwrap(),
         "postgres://x/y"
     );
+}
+
+/// A role set up before migration 3 (no INSERT on the partition): ingest stages the
+/// rows and moves them, with the same results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_ingest_without_the_partition_grant_stages() {
+    let Some(mut db) = crate::harness::postgres().await else {
+        return;
+    };
+    let plain = db.plain_role_url_without_ingest_grant().await;
+    let app = Store::open(&plain).await.unwrap();
+    assert!(!app.copies_directly());
+    let t = app.create_tenant("a").await.unwrap().id;
+    let m = app
+        .upsert_machine(t, "m", None, &Labels::new(), &MachineFacts::default())
+        .await
+        .unwrap()
+        .id;
+    let r = app.ingest(t, m, &rows(0, 25_000), &[]).await.unwrap();
+    assert_eq!((r.stored, r.already_present), (25_000, 0));
+    // Half new, half already stored.
+    let r = app.ingest(t, m, &rows(12_500, 25_000), &[]).await.unwrap();
+    assert_eq!((r.stored, r.already_present), (12_500, 12_500));
+    let back = app.rows(t, m, i64::MIN, i64::MAX).await.unwrap();
+    assert_eq!(back.len(), 37_500);
+    assert_eq!(back, rows(0, 37_500));
+    app.close().await;
+    db.store.close().await;
+}
+
+/// Drops a test database and a role when dropped (also on panic).
+struct DropDb {
+    admin: String,
+    name: String,
+    role: String,
+}
+
+impl Drop for DropDb {
+    fn drop(&mut self) {
+        let (admin, name, role) = (self.admin.clone(), self.name.clone(), self.role.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                if let Ok(mut c) = PgConnection::connect(&admin).await {
+                    for sql in [
+                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                        format!("DROP ROLE IF EXISTS {role}"),
+                    ] {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
+                    }
+                    let _ = c.close().await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// A database at schema version 2 with rows and a plain role's grants: migration 3
+/// moves the rows into the partitioned table and the role keeps its privileges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migration_3_keeps_rows_and_grants() {
+    use sha2::{Digest, Sha256};
+    let Some(admin) = crate::harness::admin_url() else {
+        return;
+    };
+    let name = crate::harness::unique("perfan_mig");
+    let role = crate::harness::unique("perfan_old_app");
+    let _guard = DropDb {
+        admin: admin.clone(),
+        name: name.clone(),
+        role: role.clone(),
+    };
+    let mut a = PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut a)
+        .await
+        .unwrap();
+    a.close().await.ok();
+    let url = crate::harness::with_database(&admin, &name, None);
+    let mut c = PgConnection::connect(&url).await.unwrap();
+    // What a build with migrations 1 and 2 left behind.
+    sqlx::raw_sql(
+        "CREATE TABLE perfan_schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+         checksum TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    for (v, n, sql) in [
+        (
+            1,
+            "init",
+            include_str!("../../migrations/postgres/0001_init.sql"),
+        ),
+        (
+            2,
+            "directory_rls",
+            include_str!("../../migrations/postgres/0002_directory_rls.sql"),
+        ),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let sum: String = Sha256::digest(sql.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        sqlx::query("INSERT INTO perfan_schema_migrations VALUES ($1, $2, $3, 0)")
+            .bind(v as i64)
+            .bind(n)
+            .bind(sum)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let tenant: i64 = sqlx::query_scalar("SELECT perfan_create_tenant('old', 0)")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    let mut tx = c.begin().await.unwrap();
+    set_tenant(&mut tx, tenant).await;
+    let machine: i64 = sqlx::query_scalar(
+        "INSERT INTO machines (tenant_id, machine_key, first_seen_ms, metric_mask) \
+         VALUES ($1, 'm', 0, -1) RETURNING id",
+    )
+    .bind(tenant)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO interval_metrics (tenant_id, machine_id, ts_ms, interval_s, load1) \
+         SELECT $1, $2, g * 10000, 10, g * 0.5 FROM generate_series(1, 1000) g",
+    )
+    .bind(tenant)
+    .bind(machine)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS"),
+        format!("GRANT CONNECT, TEMPORARY ON DATABASE {name} TO {role}"),
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+
+    // This build applies migration 3.
+    let store = Store::open(&url).await.unwrap();
+    store.close().await;
+    let kind: String = sqlx::query_scalar(
+        "SELECT relkind::text FROM pg_class WHERE oid = 'interval_metrics'::regclass",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(kind, "p", "interval_metrics is partitioned");
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM perfan_ingest.interval_metrics"
+        )
+        .await,
+        1000,
+        "the rows are in the partition"
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_class WHERE relname = 'interval_metrics_v1'"
+        )
+        .await,
+        0
+    );
+    c.close().await.ok();
+
+    // The old role still reads and writes through the policies, and stages (it has
+    // no grant on the partition yet).
+    let plain = crate::harness::with_database(&admin, &name, Some(&role));
+    let app = Store::open(&plain).await.unwrap();
+    assert!(!app.copies_directly());
+    let (t, m) = (perfstore::TenantId(tenant), perfstore::MachineId(machine));
+    let back = app.rows(t, m, i64::MIN, i64::MAX).await.unwrap();
+    assert_eq!(back.len(), 1000);
+    assert_eq!(back[9].timestamp_ms, 100_000);
+    assert_eq!(back[9].values[Metric::Load1.index()], Some(5.0));
+    let r = app.ingest(t, m, &rows(0, 10), &[]).await.unwrap();
+    assert_eq!((r.stored, r.already_present), (10, 0));
+    let mut o = PgConnection::connect(&plain).await.unwrap();
+    assert_eq!(
+        count(&mut o, "SELECT count(*) FROM interval_metrics").await,
+        0,
+        "still nothing without the tenant setting"
+    );
+    let mut tx = o.begin().await.unwrap();
+    set_tenant(&mut tx, tenant).await;
+    assert_eq!(
+        count(&mut tx, "SELECT count(*) FROM interval_metrics").await,
+        1010
+    );
+    tx.rollback().await.unwrap();
+    o.close().await.ok();
+    app.close().await;
 }

@@ -909,12 +909,18 @@ async fn schema_has_a_column_per_metric(db: TestDb) {
     use sqlx::Connection;
     let cols: Vec<String> = if db.is_postgres() {
         let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-        sqlx::query_scalar(
-            "SELECT column_name::text FROM information_schema.columns WHERE table_name = 'interval_metrics' ORDER BY ordinal_position",
-        )
-        .fetch_all(&mut c)
-        .await
-        .unwrap()
+        let of = |schema: &'static str| {
+            sqlx::query_scalar(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = $1 AND table_name = 'interval_metrics' ORDER BY ordinal_position",
+            )
+            .bind(schema)
+        };
+        let public: Vec<String> = of("public").fetch_all(&mut c).await.unwrap();
+        // The partition that holds the rows (migration 3) has the same columns.
+        let partition: Vec<String> = of("perfan_ingest").fetch_all(&mut c).await.unwrap();
+        assert_eq!(public, partition);
+        public
     } else {
         let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
         sqlx::query_scalar("SELECT name FROM pragma_table_info('interval_metrics') ORDER BY cid")
