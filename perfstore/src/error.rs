@@ -24,6 +24,15 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    /// A bulk read of a SQLite file (on its own read-only connection) failed.
+    #[error("{context}: {source}")]
+    Read {
+        /// What the store was reading.
+        context: &'static str,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// The schema in the database does not match this build's migrations.
     #[error("migration: {0}")]
     Migration(String),

@@ -51,6 +51,7 @@ mod pgcopy;
 mod postgres;
 mod secret;
 mod sqlite;
+mod sqlite_read;
 mod types;
 mod validate;
 

@@ -97,6 +97,8 @@ pub(crate) struct SqliteStore {
     values_per_insert: usize,
     /// Interval rows bound per INSERT statement.
     rows_per_insert: usize,
+    /// Bulk reads on their own connections (a file store; `None` in memory).
+    reader: Option<crate::sqlite_read::SharedReader>,
 }
 
 /// The ids of a batch's series, and, when they had to be read, every series of
@@ -127,6 +129,7 @@ pub(crate) fn is_sqlite_url(url: &str) -> bool {
 impl SqliteStore {
     pub(crate) async fn open(url: &str, options: &crate::OpenOptions) -> Result<Self> {
         let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let cache_kib = options.sqlite_cache_kib.unwrap_or(65_536);
         let opts = if url.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url).map_err(|e| Error::Url {
                 url: url.to_owned(),
@@ -157,14 +160,12 @@ impl SqliteStore {
             // Rows the worker thread may run ahead of the reader (default 50): fewer
             // hand-overs between threads on large reads.
             .row_buffer_size(1024)
-            .pragma(
-                "cache_size",
-                format!("-{}", options.sqlite_cache_kib.unwrap_or(65_536)),
-            )
+            .pragma("cache_size", format!("-{cache_kib}"))
             .pragma("temp_store", "memory")
             // Each cached multi-row INSERT is a prepared statement of hundreds of KiB;
             // a small store keeps only a few.
             .statement_cache_capacity(options.statement_cache.unwrap_or(100) as usize);
+        let file = opts.get_filename().to_path_buf();
         let pool = SqlitePoolOptions::new()
             .max_connections(if memory {
                 1
@@ -185,7 +186,10 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(Error::db(format!("opening {url}")))?;
+        let reader = (!memory)
+            .then(|| std::sync::Arc::new(crate::sqlite_read::BulkReader::new(file, cache_kib)));
         let store = SqliteStore {
+            reader,
             pool,
             insert_texts: std::sync::Mutex::new(HashMap::new()),
             series_cache: std::sync::Mutex::new(SeriesCache::default()),
@@ -651,6 +655,9 @@ impl SqliteStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<IntervalRow>> {
+        if let Some(r) = &self.reader {
+            return crate::sqlite_read::rows(r, tenant, machine, present, from_ms, to_ms).await;
+        }
         let text = format!(
             "SELECT ts_ms, interval_s{}{} FROM interval_metrics \
              WHERE tenant_id = ? AND machine_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
@@ -714,6 +721,9 @@ impl SqliteStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Columns> {
+        if let Some(r) = &self.reader {
+            return crate::sqlite_read::columns(r, tenant, machine, metrics, from_ms, to_ms).await;
+        }
         let text = format!(
             "SELECT ts_ms{}{} FROM interval_metrics \
              WHERE tenant_id = ? AND machine_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
@@ -756,6 +766,10 @@ impl SqliteStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(Metric, Vec<f64>)>> {
+        if let Some(r) = &self.reader {
+            return crate::sqlite_read::dense_columns(r, tenant, machine, metrics, from_ms, to_ms)
+                .await;
+        }
         let text = format!(
             "SELECT {} FROM interval_metrics \
              WHERE tenant_id = ? AND machine_id = ? AND ts_ms >= ? AND ts_ms < ?",

@@ -965,3 +965,50 @@ async fn concurrent_senders_store_each_row_once(db: TestDb) {
         *batch
     );
 }
+
+/// A file store reads through its own read-only connections (rusqlite); an in-memory
+/// one through sqlx. Both give back exactly what was stored, and a read sees a batch
+/// as soon as its ingest has returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_and_memory_reads_agree() {
+    let file = crate::harness::sqlite().await;
+    let memory = Store::open("sqlite::memory:").await.unwrap();
+    let want = rows(0, 2_000);
+    let mut got = Vec::new();
+    for s in [&*file.store, &memory] {
+        let t = s.tenant_by_name_or_create("a").await.unwrap().id;
+        let m = machine(s, t, "m").await.id;
+        s.ingest(t, m, &want[..1_000], &[]).await.unwrap();
+        assert_eq!(s.rows(t, m, i64::MIN, i64::MAX).await.unwrap().len(), 1_000);
+        s.ingest(t, m, &want[1_000..], &[]).await.unwrap();
+        let back = s.rows(t, m, i64::MIN, i64::MAX).await.unwrap();
+        assert_eq!(back, want);
+        let part = s.rows(t, m, T0 + 10_000, T0 + 30_000).await.unwrap();
+        assert_eq!(part, want[1..3]);
+        let cols = s
+            .columns(t, m, &[Metric::Load1, Metric::CpuUserPct], T0, T0 + 40_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            cols.timestamps_ms,
+            [T0, T0 + 10_000, T0 + 20_000, T0 + 30_000]
+        );
+        assert_eq!(
+            cols.values[0],
+            want[..4]
+                .iter()
+                .map(|r| r.values[Metric::Load1.index()])
+                .collect::<Vec<_>>()
+        );
+        let summary = s.summary(t, m, i64::MIN, i64::MAX).await.unwrap();
+        let load1 = summary.iter().find(|(x, _)| *x == Metric::Load1).unwrap().1;
+        let mut v: Vec<f64> = want
+            .iter()
+            .filter_map(|r| r.values[Metric::Load1.index()])
+            .collect();
+        assert_eq!(load1, summarize(&mut v).unwrap());
+        got.push(summary);
+    }
+    assert_eq!(got[0], got[1]);
+    memory.close().await;
+}

@@ -1,0 +1,236 @@
+//! Bulk reads of a SQLite store through rusqlite: interval rows and metric columns.
+//!
+//! sqlx's SQLite driver steps statements on a worker thread, copies every value out
+//! of the statement (`sqlite3_value_dup`) and hands rows to the async side one by one:
+//! about 4 µs per 30-value row, which bounds a 7-day export (60,480 rows) to 0.4 s
+//! and a million-row summary to seconds. These reads instead run a plain step loop
+//! on a read-only connection to the same file (WAL: it sees every committed
+//! transaction, like another pool connection would), on a blocking thread. The SQLite
+//! library is the one sqlx links (the same `libsqlite3-sys`).
+//!
+//! In-memory databases have no file to open a second connection on; they keep the
+//! sqlx path.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use perfcore::metrics::{IntervalRow, Metric};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::compute;
+use crate::error::{Error, Result};
+use crate::types::{Columns, MachineId, TenantId};
+
+/// Read connections kept open between reads at most (one per part of a split read).
+const IDLE_MAX: usize = 4;
+/// Prepared statements kept per read connection.
+const STATEMENTS: usize = 32;
+
+/// Read-only rusqlite connections to one store file, opened on demand and reused.
+pub(crate) struct BulkReader {
+    path: PathBuf,
+    cache_kib: u32,
+    idle: Mutex<Vec<Connection>>,
+}
+
+fn err(context: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
+    move |source| Error::Read { context, source }
+}
+
+/// A REAL column's value (an integer stored in it is read as a float).
+fn opt_f64(v: ValueRef<'_>, what: &'static str) -> Result<Option<f64>> {
+    match v {
+        ValueRef::Null => Ok(None),
+        ValueRef::Real(f) => Ok(Some(f)),
+        ValueRef::Integer(i) => Ok(Some(i as f64)),
+        ValueRef::Text(_) | ValueRef::Blob(_) => {
+            Err(Error::Invalid(format!("stored {what} is not a number")))
+        }
+    }
+}
+
+fn int(v: ValueRef<'_>, what: &'static str) -> Result<i64> {
+    match v {
+        ValueRef::Integer(i) => Ok(i),
+        _ => Err(Error::Invalid(format!("stored {what} is not an integer"))),
+    }
+}
+
+/// `SELECT <lead><columns> FROM interval_metrics WHERE <machine and range>`.
+fn select(lead: &str, metrics: &[Metric], order: bool) -> String {
+    let sep = if lead.is_empty() || metrics.is_empty() {
+        ""
+    } else {
+        ", "
+    };
+    format!(
+        "SELECT {lead}{sep}{} FROM interval_metrics \
+         WHERE tenant_id = ?1 AND machine_id = ?2 AND ts_ms >= ?3 AND ts_ms < ?4{}",
+        compute::column_list(metrics),
+        if order { " ORDER BY ts_ms" } else { "" }
+    )
+}
+
+impl BulkReader {
+    /// A reader of the store file at `path`.
+    pub(crate) fn new(path: PathBuf, cache_kib: u32) -> BulkReader {
+        BulkReader {
+            path,
+            cache_kib,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn take(&self) -> Result<Connection> {
+        if let Some(c) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
+            return Ok(c);
+        }
+        let c = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err("opening the store file for reading"))?;
+        c.busy_timeout(Duration::from_secs(30))
+            .map_err(err("setting the busy timeout"))?;
+        c.pragma_update(None, "cache_size", format!("-{}", self.cache_kib))
+            .map_err(err("setting the page cache"))?;
+        c.set_prepared_statement_cache_capacity(STATEMENTS);
+        Ok(c)
+    }
+
+    fn put(&self, c: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < IDLE_MAX
+        {
+            idle.push(c);
+        }
+    }
+}
+
+/// A shared reader, cloned into blocking tasks.
+pub(crate) type SharedReader = std::sync::Arc<BulkReader>;
+
+/// Runs `f` with one of the reader's connections on a blocking thread.
+async fn run<T, F>(reader: &SharedReader, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+{
+    let reader = reader.clone();
+    tokio::task::spawn_blocking(move || {
+        let c = reader.take()?;
+        let out = f(&c);
+        // A connection whose read failed may be mid-statement: drop it.
+        if out.is_ok() {
+            reader.put(c);
+        }
+        out
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))?
+}
+
+/// Rows in `[from_ms, to_ms)` with the `present` metrics read (the others `None`).
+pub(crate) async fn rows(
+    reader: &SharedReader,
+    tenant: TenantId,
+    machine: MachineId,
+    present: &[Metric],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<IntervalRow>> {
+    let present = present.to_vec();
+    run(reader, move |c| {
+        let mut stmt = c
+            .prepare_cached(&select("ts_ms, interval_s", &present, true))
+            .map_err(err("preparing a read of interval rows"))?;
+        let mut q = stmt
+            .query((tenant.0, machine.0, from_ms, to_ms))
+            .map_err(err("reading interval rows"))?;
+        let mut out = Vec::new();
+        while let Some(r) = q.next().map_err(err("reading interval rows"))? {
+            let ts = int(r.get_ref(0).map_err(err("ts_ms"))?, "ts_ms")?;
+            let elapsed = opt_f64(r.get_ref(1).map_err(err("interval_s"))?, "interval_s")?
+                .ok_or_else(|| Error::Invalid("stored interval_s is NULL".into()))?;
+            let mut row = IntervalRow::new(ts, elapsed);
+            for (i, m) in present.iter().enumerate() {
+                row.values[m.index()] =
+                    opt_f64(r.get_ref(i + 2).map_err(err("a metric column"))?, m.name())?;
+            }
+            out.push(row);
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// Some metrics of a machine as columns (with `None` where a row had no value).
+pub(crate) async fn columns(
+    reader: &SharedReader,
+    tenant: TenantId,
+    machine: MachineId,
+    metrics: &[Metric],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Columns> {
+    let metrics = metrics.to_vec();
+    run(reader, move |c| {
+        let mut stmt = c
+            .prepare_cached(&select("ts_ms", &metrics, true))
+            .map_err(err("preparing a read of columns"))?;
+        let mut q = stmt
+            .query((tenant.0, machine.0, from_ms, to_ms))
+            .map_err(err("reading columns"))?;
+        let mut out = Columns {
+            timestamps_ms: Vec::new(),
+            values: vec![Vec::new(); metrics.len()],
+        };
+        while let Some(r) = q.next().map_err(err("reading columns"))? {
+            out.timestamps_ms
+                .push(int(r.get_ref(0).map_err(err("ts_ms"))?, "ts_ms")?);
+            for (i, (col, m)) in out.values.iter_mut().zip(&metrics).enumerate() {
+                col.push(opt_f64(
+                    r.get_ref(i + 1).map_err(err("a metric column"))?,
+                    m.name(),
+                )?);
+            }
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// Non-null values of each metric, for statistics.
+pub(crate) async fn dense_columns(
+    reader: &SharedReader,
+    tenant: TenantId,
+    machine: MachineId,
+    metrics: &[Metric],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<(Metric, Vec<f64>)>> {
+    if metrics.is_empty() {
+        return Ok(Vec::new());
+    }
+    let metrics = metrics.to_vec();
+    run(reader, move |c| {
+        let mut stmt = c
+            .prepare_cached(&select("", &metrics, false))
+            .map_err(err("preparing a read of columns"))?;
+        let mut q = stmt
+            .query((tenant.0, machine.0, from_ms, to_ms))
+            .map_err(err("reading columns"))?;
+        let mut out: Vec<(Metric, Vec<f64>)> = metrics.iter().map(|m| (*m, Vec::new())).collect();
+        while let Some(r) = q.next().map_err(err("reading columns"))? {
+            for (i, (m, col)) in out.iter_mut().enumerate() {
+                if let Some(v) = opt_f64(r.get_ref(i).map_err(err("a metric column"))?, m.name())? {
+                    col.push(v);
+                }
+            }
+        }
+        Ok(out)
+    })
+    .await
+}
