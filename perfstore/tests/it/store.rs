@@ -1002,11 +1002,11 @@ async fn sqlite_file_and_memory_reads_agree() {
         );
         let summary = s.summary(t, m, i64::MIN, i64::MAX).await.unwrap();
         let load1 = summary.iter().find(|(x, _)| *x == Metric::Load1).unwrap().1;
-        let mut v: Vec<f64> = want
+        let v: Vec<f64> = want
             .iter()
             .filter_map(|r| r.values[Metric::Load1.index()])
             .collect();
-        assert_eq!(load1, summarize(&mut v).unwrap());
+        assert_eq!(load1, summarize(&v).unwrap());
         got.push(summary);
     }
     assert_eq!(got[0], got[1]);
