@@ -375,10 +375,6 @@ impl PgStore {
                 name: machine.to_string(),
             });
         }
-        sqlx::raw_sql(STAGING_DDL)
-            .execute(&mut *tx)
-            .await
-            .map_err(Error::db("creating the staging tables"))?;
         let mut report = IngestReport::default();
         if !rows.is_empty() {
             // A plain INSERT (no speculative insertion) when nothing can conflict: the
@@ -400,6 +396,9 @@ impl PgStore {
                 .map_err(Error::db("checking for stored rows"))?;
                 !any
             };
+            if !(plain && self.direct_copy) {
+                create_staging(&mut tx).await?;
+            }
             report.stored = self
                 .insert_rows(&mut tx, tenant, machine, rows, plain)
                 .await?;
@@ -407,6 +406,7 @@ impl PgStore {
         }
 
         if !devices.is_empty() {
+            create_staging(&mut tx).await?;
             let ids = series_ids(&mut tx, tenant, machine, devices).await?;
             for (n, chunk) in devices.chunks(STAGE_VALUES).enumerate() {
                 if n > 0 {
@@ -1133,6 +1133,15 @@ impl PgStore {
         .map_err(Error::db("measuring the database"))?;
         Ok(n.max(0) as u64)
     }
+}
+
+/// Creates the session's staging tables if this connection has none yet.
+async fn create_staging(tx: &mut PgConnection) -> Result<()> {
+    sqlx::raw_sql(STAGING_DDL)
+        .execute(tx)
+        .await
+        .map_err(Error::db("creating the staging tables"))?;
+    Ok(())
 }
 
 /// Sets the transaction's tenant for row-level security.
