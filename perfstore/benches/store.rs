@@ -370,16 +370,68 @@ async fn devices_part(label: &str, store: &Store, t: perfstore::TenantId) {
     );
 }
 
+/// Where the bare read of the summary's columns (the floor under its end to end)
+/// comes from: the store file, or the database as the owner.
+enum Floor<'a> {
+    Sqlite(&'a std::path::Path),
+    Postgres(&'a str),
+}
+
+/// One bare read, on one connection, of the metric columns of the machine's rows:
+/// rusqlite's step loop touching every value, or the bytes of a binary COPY TO.
+async fn read_floor(floor: &Floor<'_>, t: i64, m: i64) -> Duration {
+    let cols = Metric::ALL[..set_metrics()]
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let select =
+        format!("SELECT {cols} FROM interval_metrics WHERE tenant_id = {t} AND machine_id = {m}");
+    let start = Instant::now();
+    match floor {
+        Floor::Sqlite(path) => {
+            let c = rusqlite::Connection::open(path).unwrap();
+            let mut stmt = c.prepare(&select).unwrap();
+            let mut q = stmt.query([]).unwrap();
+            let mut sum = 0.0;
+            while let Some(r) = q.next().unwrap() {
+                for i in 0..set_metrics() {
+                    if let rusqlite::types::ValueRef::Real(v) = r.get_ref(i).unwrap() {
+                        sum += v;
+                    }
+                }
+            }
+            assert!(sum > 0.0);
+        }
+        Floor::Postgres(url) => {
+            use futures_util::TryStreamExt;
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            let mut s = c
+                .copy_out_raw(&format!("COPY ({select}) TO STDOUT (FORMAT binary)"))
+                .await
+                .unwrap();
+            let mut bytes = 0usize;
+            while let Some(b) = s.try_next().await.unwrap() {
+                bytes += b.len();
+            }
+            assert!(bytes > 0);
+        }
+    }
+    start.elapsed()
+}
+
 async fn summary_and_export(
     label: &str,
     store: &Store,
     t: perfstore::TenantId,
     m: perfstore::MachineId,
     n: usize,
+    floor: Floor<'_>,
 ) {
     let start = Instant::now();
     let s = store.summary(t, m, i64::MIN, i64::MAX).await.unwrap();
     let total = start.elapsed();
+    let bare = read_floor(&floor, t.0, m.0).await;
     assert_eq!(s.len(), set_metrics());
     assert_eq!(s[0].1.count as usize, n);
     let cols = {
@@ -401,10 +453,11 @@ async fn summary_and_export(
         assert_eq!(out.len(), set_metrics());
     }
     println!(
-        "{label:<10} summary 11 stats x {} metrics over {n} rows: end to end {:.3} s, computation alone {:.3} s",
+        "{label:<10} summary 11 stats x {} metrics over {n} rows: end to end {:.3} s, computation alone {:.3} s, a bare read of the columns on 1 connection {:.3} s",
         set_metrics(),
         total.as_secs_f64(),
-        best.as_secs_f64()
+        best.as_secs_f64(),
+        bare.as_secs_f64()
     );
 
     // Export: the last 7 days at 10 s = 60,480 rows, to our wide CSV in memory.
@@ -509,7 +562,7 @@ async fn sqlite_part(rows: &[IntervalRow], n: usize) {
             let _ = std::fs::remove_file(p);
         }
     }
-    let (store, t, m, _) = kept.unwrap();
+    let (store, t, m, path) = kept.unwrap();
     println!(
         "sqlite     bare rusqlite prepared insert, 1 tx:       {}",
         rate(n, base)
@@ -538,7 +591,7 @@ async fn sqlite_part(rows: &[IntervalRow], n: usize) {
         again.already_present,
         rate(again.already_present as usize, start.elapsed())
     );
-    summary_and_export("sqlite", &store, t, m, n).await;
+    summary_and_export("sqlite", &store, t, m, n, Floor::Sqlite(&path)).await;
     devices_part("sqlite", &store, t).await;
     store.close().await;
 }
@@ -713,7 +766,15 @@ async fn postgres_part(rows: &[IntervalRow], n: usize) {
         heap / n as i64,
         size >> 20
     );
-    summary_and_export("postgres", &store, t, m, n).await;
+    summary_and_export(
+        "postgres",
+        &store,
+        t,
+        m,
+        n,
+        Floor::Postgres(&db_url(&names[1])),
+    )
+    .await;
     devices_part("postgres", &store, t).await;
     if std::env::var("BENCH_SQL_PERCENTILES").as_deref() != Ok("0") {
         let exprs: Vec<String> = Metric::ALL[..set_metrics()]
