@@ -181,7 +181,10 @@ impl<'a> Stat<'a> {
 /// value is missing or not a number is an error, as is a `cpu` line with fewer
 /// than four values.
 pub fn parse(bytes: &[u8]) -> Result<Stat<'_>> {
-    let mut st = Stat::default();
+    let mut st = Stat {
+        cpus: Vec::with_capacity(4),
+        ..Stat::default()
+    };
     parse_into(bytes, &mut st)?;
     Ok(st)
 }
