@@ -246,9 +246,7 @@ fn scan_line(b: &[u8]) -> Option<(Option<NetDev<'_>>, usize)> {
     // Split at the first ':'. A later ':' would sit inside some field, which
     // then fails to scan as a number, so success means first == last.
     let mut c = [0u64; 16];
-    let (16, end) = scan::numbers(b, colon + 1, &mut c)? else {
-        return None;
-    };
+    let end = scan::counters(b, colon + 1, &mut c)?;
     Some((Some(NetDev::from_counters(name, c)), end + 1))
 }
 
@@ -385,6 +383,39 @@ pub(super) mod scan {
         }
     }
 
+    /// Reads exactly `out.len()` blank-separated unsigned decimal numbers from
+    /// `i`, then only blanks up to the newline (or the end), and returns the
+    /// index of that newline (or `b.len()`). `None` for anything else: fewer or
+    /// more numbers, any other byte, a number of 20 digits or more. The blanks
+    /// before each number (the padded columns of `/proc/net/dev`) are skipped a
+    /// word at a time, and nothing is tested that those lines never have
+    /// (unlike [`numbers`], no shortcut for runs of `0 0 0 0`).
+    #[inline(always)]
+    pub(in crate::parse) fn counters(b: &[u8], mut i: usize, out: &mut [u64]) -> Option<usize> {
+        for slot in out.iter_mut() {
+            i = skip_blanks(b, i);
+            let start = i;
+            let mut v = 0u64;
+            while let Some(&c) = b.get(i) {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+                i += 1;
+            }
+            let len = i - start;
+            if len == 0 || len > 19 {
+                return None;
+            }
+            *slot = v;
+            // A digit run ends at a non-digit: the next skip and digit test
+            // judge it (a stray byte gives an empty number).
+        }
+        i = skip_blanks(b, i);
+        b.get(i).is_none_or(|&c| c == b'\n').then_some(i)
+    }
+
     enum Separator {
         Newline,
         Blank,
@@ -453,7 +484,60 @@ pub(super) mod scan {
             assert_eq!(out[0], 9_999_999_999_999_999_999);
         }
 
+        #[test]
+        fn counters_reads_exactly_sixteen_padded_numbers() {
+            let line = b"    lo: 4971306654  118806    0    0    0     0          0         0 4971306654  118806    0    0    0     0       0          0\n  ifb0:";
+            let mut out = [0u64; 16];
+            let end = counters(line, 7, &mut out).unwrap();
+            assert_eq!(line[end], b'\n');
+            assert_eq!(out[0], 4971306654);
+            assert_eq!(out[9], 118806);
+            assert_eq!(out[15], 0);
+            let mut four = [0u64; 4];
+            // Tabs, CR and runs of blanks between and after; no final newline.
+            assert_eq!(counters(b" 1\t2  \r3 4 \r", 0, &mut four), Some(12));
+            assert_eq!(four, [1, 2, 3, 4]);
+            assert_eq!(counters(b"1 2 3 4", 0, &mut four), Some(7));
+            assert_eq!(counters(b"1 2 3\n4", 0, &mut four), None); // too few
+            assert_eq!(counters(b"1 2 3 4 5\n", 0, &mut four), None); // too many
+            assert_eq!(counters(b"1 2 3 4x\n", 0, &mut four), None);
+            assert_eq!(counters(b"1 2 x 4\n", 0, &mut four), None);
+            assert_eq!(counters(b"1 2 3 -4\n", 0, &mut four), None);
+            assert_eq!(counters(b"1 2 3 1:6\n", 0, &mut four), None);
+            assert_eq!(
+                counters(b"1 2 3 99999999999999999999\n", 0, &mut four),
+                None
+            );
+            assert_eq!(
+                counters(b"1 2 3 9999999999999999999\n", 0, &mut four),
+                Some(25)
+            );
+            assert_eq!(four[3], 9_999_999_999_999_999_999);
+        }
+
         proptest::proptest! {
+            /// `counters` accepts the lines of 16 fields that all parse as
+            /// numbers, and reads them as the line parser's `counters` does.
+            #[test]
+            fn counters_agree_with_fields(
+                s in "([ \t\r]{0,9}([0-9]{1,21}|x|-1)){14,18}[ \t\r]{0,3}(\n[0-9 a]{0,5})?"
+            ) {
+                let b = s.as_bytes();
+                let mut out = [0u64; 16];
+                let line_end = b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
+                let reference = super::super::counters(&b[..line_end]);
+                let got = counters(b, 0, &mut out);
+                // It declines numbers of 20 digits (which may not fit) but
+                // takes every other line the reference takes.
+                let long = crate::parse::fields(&b[..line_end]).any(|f| f.len() >= 20);
+                proptest::prop_assert!(got.is_none() || reference.is_some());
+                proptest::prop_assert!(got.is_some() || reference.is_none() || long);
+                if let Some(end) = got {
+                    proptest::prop_assert_eq!(end, line_end);
+                    proptest::prop_assert_eq!(Some(out), reference);
+                }
+            }
+
             /// `numbers` reads a line exactly as splitting it into fields and
             /// parsing each does, whenever it accepts the line.
             #[test]
@@ -875,6 +959,26 @@ mod tests {
         let j = serde_json::to_value(NetDevJson(&v)).unwrap();
         assert_eq!(j["💩0"]["rx_multicast"], 72);
         assert_eq!(j["ibr10:30"]["tx_bytes"], 0);
+    }
+
+    #[test]
+    fn fast_scanner_takes_every_line_of_the_fixtures_but_names_with_a_colon() {
+        for file in [PROCFS, PID, QUIRKY, LINE_1, LINE_2] {
+            for line in file.split_inclusive(|&c| c == b'\n') {
+                let text = line.strip_suffix(b"\n").unwrap_or(line);
+                match scan_line(line) {
+                    Some((d, used)) => {
+                        assert_eq!(used, text.len() + 1);
+                        assert_eq!(parse_line(1, text).unwrap(), d);
+                    }
+                    // `eth0:1: ...`: the line parser splits at the last ':'.
+                    None => {
+                        assert!(text.iter().filter(|&&c| c == b':').count() > 1);
+                        assert!(parse_line(1, text).unwrap().is_some());
+                    }
+                }
+            }
+        }
     }
 
     fn mutate(base: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
