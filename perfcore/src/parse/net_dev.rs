@@ -295,21 +295,28 @@ pub(super) mod scan {
         i
     }
 
-    /// The unsigned decimal number at `i` and the index after it. `None`
-    /// unless it has 1 to 19 digits (so it cannot overflow; the slow path
-    /// judges longer ones) and is followed by a blank, a newline or the end.
+    /// Continues a decimal number whose value so far is `v` with the digits from
+    /// `i`; returns the value (wrapped: callers reject 20 digits or more) and the
+    /// index of the first non-digit.
     #[inline(always)]
-    pub(in crate::parse) fn number(b: &[u8], i: usize) -> Option<(u64, usize)> {
-        let mut v = 0u64;
-        let mut j = i;
-        while let Some(&c) = b.get(j) {
+    pub(in crate::parse) fn digits(b: &[u8], mut i: usize, mut v: u64) -> (u64, usize) {
+        while let Some(&c) = b.get(i) {
             let d = c.wrapping_sub(b'0');
             if d > 9 {
                 break;
             }
             v = v.wrapping_mul(10).wrapping_add(u64::from(d));
-            j += 1;
+            i += 1;
         }
+        (v, i)
+    }
+
+    /// The unsigned decimal number at `i` and the index after it. `None`
+    /// unless it has 1 to 19 digits (so it cannot overflow; the slow path
+    /// judges longer ones) and is followed by a blank, a newline or the end.
+    #[inline(always)]
+    pub(in crate::parse) fn number(b: &[u8], i: usize) -> Option<(u64, usize)> {
+        let (v, j) = digits(b, i, 0);
         let len = j - i;
         let ends = b.get(j).is_none_or(|&c| c == b'\n' || is_blank(c));
         (len > 0 && len < 20 && ends).then_some((v, j))
@@ -365,16 +372,8 @@ pub(super) mod scan {
                 continue;
             }
             let start = i;
-            let mut v = u64::from(d);
-            i += 1;
-            while let Some(&c) = b.get(i) {
-                let d = c.wrapping_sub(b'0');
-                if d > 9 {
-                    break;
-                }
-                v = v.wrapping_mul(10).wrapping_add(u64::from(d));
-                i += 1;
-            }
+            let v;
+            (v, i) = digits(b, i + 1, u64::from(d));
             if i - start > 19 {
                 return None;
             }
@@ -395,15 +394,8 @@ pub(super) mod scan {
         for slot in out.iter_mut() {
             i = skip_blanks(b, i);
             let start = i;
-            let mut v = 0u64;
-            while let Some(&c) = b.get(i) {
-                let d = c.wrapping_sub(b'0');
-                if d > 9 {
-                    break;
-                }
-                v = v.wrapping_mul(10).wrapping_add(u64::from(d));
-                i += 1;
-            }
+            let v;
+            (v, i) = digits(b, i, 0);
             let len = i - start;
             if len == 0 || len > 19 {
                 return None;

@@ -281,16 +281,8 @@ fn cpu_values(b: &[u8], mut i: usize, out: &mut [u64]) -> Option<(usize, usize)>
             return None;
         }
         let start = i;
-        let mut v = u64::from(d);
-        i += 1;
-        while let Some(&c) = b.get(i) {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
-            i += 1;
-        }
+        let v;
+        (v, i) = scan::digits(b, i + 1, u64::from(d));
         if i - start > 19 {
             return None;
         }
