@@ -132,6 +132,24 @@ where
     .map_err(|e| Error::Task(e.to_string()))?
 }
 
+/// Runs `text` for the machine and range, calling `each` on every row.
+fn each_row(
+    c: &Connection,
+    text: &str,
+    (tenant, machine, from_ms, to_ms): (TenantId, MachineId, i64, i64),
+    what: &'static str,
+    mut each: impl FnMut(&rusqlite::Row<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = c.prepare_cached(text).map_err(err(what))?;
+    let mut q = stmt
+        .query((tenant.0, machine.0, from_ms, to_ms))
+        .map_err(err(what))?;
+    while let Some(r) = q.next().map_err(err(what))? {
+        each(r)?;
+    }
+    Ok(())
+}
+
 /// Rows in `[from_ms, to_ms)` with the `present` metrics read (the others `None`).
 pub(crate) async fn rows(
     reader: &SharedReader,
@@ -143,14 +161,10 @@ pub(crate) async fn rows(
 ) -> Result<Vec<IntervalRow>> {
     let present = present.to_vec();
     run(reader, move |c| {
-        let mut stmt = c
-            .prepare_cached(&select("ts_ms, interval_s", &present, true))
-            .map_err(err("preparing a read of interval rows"))?;
-        let mut q = stmt
-            .query((tenant.0, machine.0, from_ms, to_ms))
-            .map_err(err("reading interval rows"))?;
         let mut out = Vec::new();
-        while let Some(r) = q.next().map_err(err("reading interval rows"))? {
+        let text = select("ts_ms, interval_s", &present, true);
+        let range = (tenant, machine, from_ms, to_ms);
+        each_row(c, &text, range, "reading interval rows", |r| {
             let ts = int(r.get_ref(0).map_err(err("ts_ms"))?, "ts_ms")?;
             let elapsed = opt_f64(r.get_ref(1).map_err(err("interval_s"))?, "interval_s")?
                 .ok_or_else(|| Error::Invalid("stored interval_s is NULL".into()))?;
@@ -160,7 +174,8 @@ pub(crate) async fn rows(
                     opt_f64(r.get_ref(i + 2).map_err(err("a metric column"))?, m.name())?;
             }
             out.push(row);
-        }
+            Ok(())
+        })?;
         Ok(out)
     })
     .await
@@ -177,17 +192,13 @@ pub(crate) async fn columns(
 ) -> Result<Columns> {
     let metrics = metrics.to_vec();
     run(reader, move |c| {
-        let mut stmt = c
-            .prepare_cached(&select("ts_ms", &metrics, true))
-            .map_err(err("preparing a read of columns"))?;
-        let mut q = stmt
-            .query((tenant.0, machine.0, from_ms, to_ms))
-            .map_err(err("reading columns"))?;
         let mut out = Columns {
             timestamps_ms: Vec::new(),
             values: vec![Vec::new(); metrics.len()],
         };
-        while let Some(r) = q.next().map_err(err("reading columns"))? {
+        let text = select("ts_ms", &metrics, true);
+        let range = (tenant, machine, from_ms, to_ms);
+        each_row(c, &text, range, "reading columns", |r| {
             out.timestamps_ms
                 .push(int(r.get_ref(0).map_err(err("ts_ms"))?, "ts_ms")?);
             for (i, (col, m)) in out.values.iter_mut().zip(&metrics).enumerate() {
@@ -196,7 +207,8 @@ pub(crate) async fn columns(
                     m.name(),
                 )?);
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     })
     .await
@@ -216,20 +228,17 @@ pub(crate) async fn dense_columns(
     }
     let metrics = metrics.to_vec();
     run(reader, move |c| {
-        let mut stmt = c
-            .prepare_cached(&select("", &metrics, false))
-            .map_err(err("preparing a read of columns"))?;
-        let mut q = stmt
-            .query((tenant.0, machine.0, from_ms, to_ms))
-            .map_err(err("reading columns"))?;
         let mut out: Vec<(Metric, Vec<f64>)> = metrics.iter().map(|m| (*m, Vec::new())).collect();
-        while let Some(r) = q.next().map_err(err("reading columns"))? {
+        let text = select("", &metrics, false);
+        let range = (tenant, machine, from_ms, to_ms);
+        each_row(c, &text, range, "reading columns", |r| {
             for (i, (m, col)) in out.iter_mut().enumerate() {
                 if let Some(v) = opt_f64(r.get_ref(i).map_err(err("a metric column"))?, m.name())? {
                     col.push(v);
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     })
     .await
