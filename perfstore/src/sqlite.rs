@@ -207,6 +207,9 @@ impl SqliteStore {
     }
 
     pub(crate) async fn close(&self) {
+        if let Some(r) = &self.reader {
+            r.close();
+        }
         self.pool.close().await;
     }
 

@@ -100,6 +100,13 @@ impl BulkReader {
         Ok(c)
     }
 
+    /// Closes the idle connections (one in use closes when its read ends).
+    pub(crate) fn close(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+
     fn put(&self, c: Connection) {
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < IDLE_MAX
