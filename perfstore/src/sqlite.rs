@@ -661,12 +661,7 @@ impl SqliteStore {
         if let Some(r) = &self.reader {
             return crate::sqlite_read::rows(r, tenant, machine, present, from_ms, to_ms).await;
         }
-        let text = format!(
-            "SELECT ts_ms, interval_s{}{} FROM interval_metrics \
-             WHERE tenant_id = ? AND machine_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
-            if present.is_empty() { "" } else { ", " },
-            compute::column_list(present)
-        );
+        let text = crate::sqlite_read::select("ts_ms, interval_s", present, true);
         let mut out = Vec::new();
         let mut stream = sqlx::query(AssertSqlSafe(text))
             .bind(tenant.0)
@@ -727,12 +722,7 @@ impl SqliteStore {
         if let Some(r) = &self.reader {
             return crate::sqlite_read::columns(r, tenant, machine, metrics, from_ms, to_ms).await;
         }
-        let text = format!(
-            "SELECT ts_ms{}{} FROM interval_metrics \
-             WHERE tenant_id = ? AND machine_id = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
-            if metrics.is_empty() { "" } else { ", " },
-            compute::column_list(metrics)
-        );
+        let text = crate::sqlite_read::select("ts_ms", metrics, true);
         let mut out = Columns {
             timestamps_ms: Vec::new(),
             values: vec![Vec::new(); metrics.len()],
@@ -773,11 +763,7 @@ impl SqliteStore {
             return crate::sqlite_read::dense_columns(r, tenant, machine, metrics, from_ms, to_ms)
                 .await;
         }
-        let text = format!(
-            "SELECT {} FROM interval_metrics \
-             WHERE tenant_id = ? AND machine_id = ? AND ts_ms >= ? AND ts_ms < ?",
-            compute::column_list(metrics)
-        );
+        let text = crate::sqlite_read::select("", metrics, false);
         let mut out: Vec<(Metric, Vec<f64>)> = metrics.iter().map(|m| (*m, Vec::new())).collect();
         let mut stream = sqlx::query(AssertSqlSafe(text))
             .bind(tenant.0)

@@ -58,8 +58,10 @@ fn int(v: ValueRef<'_>, what: &'static str) -> Result<i64> {
     }
 }
 
-/// `SELECT <lead><columns> FROM interval_metrics WHERE <machine and range>`.
-fn select(lead: &str, metrics: &[Metric], order: bool) -> String {
+/// `SELECT <lead><columns> FROM interval_metrics WHERE <machine and range>`, the
+/// parameters numbered ?1 to ?4 (tenant, machine, from, to); used by the sqlx
+/// path of in-memory stores too.
+pub(crate) fn select(lead: &str, metrics: &[Metric], order: bool) -> String {
     let sep = if lead.is_empty() || metrics.is_empty() {
         ""
     } else {

@@ -257,7 +257,9 @@ fn word_key(w: u64) -> Option<(u64, usize)> {
 /// Reads the blank-separated numbers of a `cpu` line from `i` to its end,
 /// like [`scan::numbers`] (same results, same `None`s) but without its
 /// shortcut for runs of zero counters, which costs more than it saves on the
-/// few zeros of a `cpu` line.
+/// few zeros of a `cpu` line, and without its skip of padded columns. A
+/// const-generic `scan::numbers` that left out only the zero runs made
+/// stat/live 25% slower (paired loop, 2026-12-03: 319 ns against 253 ns).
 #[inline(always)]
 fn cpu_values(b: &[u8], mut i: usize, out: &mut [u64]) -> Option<(usize, usize)> {
     let mut count = 0;

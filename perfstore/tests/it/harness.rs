@@ -168,43 +168,51 @@ impl Drop for TestDb {
         let Some((admin, name)) = self.pg.take() else {
             return;
         };
-        let roles = std::mem::take(&mut self.roles);
-        let db_url = self.url.clone();
-        // Async cleanup from Drop: a thread with its own runtime (also runs on panic).
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                if !roles.is_empty()
-                    && let Ok(mut c) = sqlx::PgConnection::connect(&db_url).await
-                {
-                    for r in &roles {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP OWNED BY {r}")))
-                            .execute(&mut c)
-                            .await;
-                    }
-                    let _ = c.close().await;
-                }
-                if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut c)
-                    .await;
-                    for r in &roles {
-                        let _ =
-                            sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {r}")))
-                                .execute(&mut c)
-                                .await;
-                    }
-                    let _ = c.close().await;
-                }
-            });
-        })
-        .join();
+        drop_database(
+            admin,
+            self.url.clone(),
+            name,
+            std::mem::take(&mut self.roles),
+        );
     }
+}
+
+/// Drops a test database and the roles made for it (what they own in it first),
+/// from synchronous code such as `Drop`: a thread with its own runtime (also runs
+/// on panic).
+pub fn drop_database(admin: String, db_url: String, name: String, roles: Vec<String>) {
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            if !roles.is_empty()
+                && let Ok(mut c) = sqlx::PgConnection::connect(&db_url).await
+            {
+                for r in &roles {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP OWNED BY {r}")))
+                        .execute(&mut c)
+                        .await;
+                }
+                let _ = c.close().await;
+            }
+            if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut c)
+                .await;
+                for r in &roles {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {r}")))
+                        .execute(&mut c)
+                        .await;
+                }
+                let _ = c.close().await;
+            }
+        });
+    })
+    .join();
 }
 
 /// Runs an async test body on SQLite and on PostgreSQL, as two tests.

@@ -493,25 +493,13 @@ struct DropDb {
 
 impl Drop for DropDb {
     fn drop(&mut self) {
-        let (admin, name, role) = (self.admin.clone(), self.name.clone(), self.role.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                if let Ok(mut c) = PgConnection::connect(&admin).await {
-                    for sql in [
-                        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                        format!("DROP ROLE IF EXISTS {role}"),
-                    ] {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await;
-                    }
-                    let _ = c.close().await;
-                }
-            })
-        })
-        .join();
+        let url = crate::harness::with_database(&self.admin, &self.name, None);
+        crate::harness::drop_database(
+            self.admin.clone(),
+            url,
+            self.name.clone(),
+            vec![self.role.clone()],
+        );
     }
 }
 
