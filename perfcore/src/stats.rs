@@ -199,6 +199,13 @@ fn summarize_clean(data: &[f64]) -> Option<Summary> {
     } else {
         0.0
     };
+    let ranks = wanted_ranks(n);
+    let vals = values_at_ranks(data, &ranks);
+    Some(assemble(n, min, max, mean, stddev, &ranks, &vals))
+}
+
+/// The 0-based ranks the percentiles need (two per percentile), ascending, unique.
+fn wanted_ranks(n: usize) -> Vec<usize> {
     // Type 7: h = (n − 1) p; value = x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋ + 1] − x[⌊h⌋]).
     let mut ranks: Vec<usize> = Vec::with_capacity(PERCENTILES.len() * 2);
     for p in PERCENTILES {
@@ -209,7 +216,19 @@ fn summarize_clean(data: &[f64]) -> Option<Summary> {
     }
     ranks.sort_unstable();
     ranks.dedup();
-    let vals = values_at_ranks(data, &ranks);
+    ranks
+}
+
+/// A [`Summary`] from the moments and the values at `ranks` (from [`wanted_ranks`]).
+fn assemble(
+    n: usize,
+    min: f64,
+    max: f64,
+    mean: f64,
+    stddev: f64,
+    ranks: &[usize],
+    vals: &[f64],
+) -> Summary {
     let at = |r: usize| vals[ranks.binary_search(&r).unwrap_or(0)];
     let pct = |p: f64| {
         let h = (n - 1) as f64 * p;
@@ -218,7 +237,7 @@ fn summarize_clean(data: &[f64]) -> Option<Summary> {
         let (a, b) = (at(lo), at(hi));
         a + (h - lo as f64) * (b - a)
     };
-    Some(Summary {
+    Summary {
         count: n as u64,
         min,
         max,
@@ -231,7 +250,163 @@ fn summarize_clean(data: &[f64]) -> Option<Summary> {
         p97_5: pct(0.975),
         p99: pct(0.99),
         p100: max,
-    })
+    }
+}
+
+/// Summarises the union of `runs`, each already sorted ascending by
+/// [`f64::total_cmp`] and free of NaN (as a store keeps compacted blocks).
+///
+/// The statistics equal [`summarize`] of the concatenation: min, max, count and the
+/// percentiles exactly, the mean and standard deviation up to rounding (the sums run
+/// in another order). The percentiles are found by a selection over the runs that
+/// touches O(runs × log n) values per rank instead of every value.
+pub fn summarize_sorted(runs: &[&[f64]]) -> Option<Summary> {
+    let runs: Vec<&[f64]> = runs.iter().copied().filter(|r| !r.is_empty()).collect();
+    let n: usize = runs.iter().map(|r| r.len()).sum();
+    if n == 0 {
+        return None;
+    }
+    let min = runs.iter().map(|r| r[0]).fold(f64::INFINITY, f64::min);
+    let max = runs
+        .iter()
+        .map(|r| r[r.len() - 1])
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut acc = [0.0f64; 4];
+    for r in &runs {
+        let chunks = r.chunks_exact(4);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for k in 0..4 {
+                acc[k] += c[k];
+            }
+        }
+        for &x in tail {
+            acc[0] += x;
+        }
+    }
+    let mean = ((acc[0] + acc[1]) + (acc[2] + acc[3])) / n as f64;
+    let mut sq = [0.0f64; 4];
+    for r in &runs {
+        let chunks = r.chunks_exact(4);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for k in 0..4 {
+                let d = c[k] - mean;
+                sq[k] += d * d;
+            }
+        }
+        for &x in tail {
+            let d = x - mean;
+            sq[0] += d * d;
+        }
+    }
+    let m2 = (sq[0] + sq[1]) + (sq[2] + sq[3]);
+    let mean = mean.clamp(min, max);
+    let stddev = if n > 1 {
+        (m2 / (n - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    let ranks = wanted_ranks(n);
+    let vals = select_sorted(&runs, &ranks);
+    Some(assemble(n, min, max, mean, stddev, &ranks, &vals))
+}
+
+/// The values at 0-based `ranks` (ascending, < total length) of the union of sorted
+/// runs.
+///
+/// Elements are ordered by value ([`f64::total_cmp`]), then run, then position, so
+/// every element has one rank. For each rank the search keeps, per run, a window
+/// `[lo, hi)` that holds the wanted element if that run does; each step takes as
+/// pivot the weighted median of the windows' middle elements, counts the elements
+/// below it by a binary search in each window, and so drops at least a quarter of
+/// what is left. A rank right after the previous one is the smallest next element.
+fn select_sorted(runs: &[&[f64]], ranks: &[usize]) -> Vec<f64> {
+    let b = runs.len();
+    let mut lo = vec![0usize; b];
+    let mut hi: Vec<usize> = runs.iter().map(|r| r.len()).collect();
+    let mut below = vec![0usize; b];
+    let mut cand: Vec<(f64, usize, usize, usize)> = Vec::with_capacity(b);
+    let mut out = Vec::with_capacity(ranks.len());
+    // The previous answer: its rank, and per run the first index after it.
+    let mut prev: Option<usize> = None;
+    for &k in ranks {
+        if prev.is_some_and(|p| p + 1 == k) {
+            // The next element: the smallest head after the previous answer.
+            let mut best: Option<f64> = None;
+            let mut best_run = 0;
+            for (i, r) in runs.iter().enumerate() {
+                if let Some(&v) = r.get(lo[i])
+                    && best.is_none_or(|x| v.total_cmp(&x).is_lt())
+                {
+                    best = Some(v);
+                    best_run = i;
+                }
+            }
+            let Some(v) = best else { break };
+            lo[best_run] += 1;
+            out.push(v);
+            prev = Some(k);
+            continue;
+        }
+        for (h, r) in hi.iter_mut().zip(runs) {
+            *h = r.len();
+        }
+        loop {
+            cand.clear();
+            let mut total = 0usize;
+            for i in 0..b {
+                let w = hi[i] - lo[i];
+                if w > 0 {
+                    let m = lo[i] + w / 2;
+                    cand.push((runs[i][m], i, m, w));
+                    total += w;
+                }
+            }
+            if cand.is_empty() {
+                break; // cannot happen for a rank < n; leaves `out` short
+            }
+            cand.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+            let mut cum = 0usize;
+            let mut pick = cand[cand.len() - 1];
+            for c in &cand {
+                cum += c.3;
+                if 2 * cum >= total {
+                    pick = *c;
+                    break;
+                }
+            }
+            let (p, pr, pm, _) = pick;
+            let mut count = 0usize;
+            for i in 0..b {
+                let w = &runs[i][lo[i]..hi[i]];
+                let c = if i < pr {
+                    lo[i] + w.partition_point(|x| x.total_cmp(&p).is_le())
+                } else if i > pr {
+                    lo[i] + w.partition_point(|x| x.total_cmp(&p).is_lt())
+                } else {
+                    pm
+                };
+                below[i] = c;
+                count += c;
+            }
+            match k.cmp(&count) {
+                std::cmp::Ordering::Less => hi.copy_from_slice(&below),
+                std::cmp::Ordering::Greater => {
+                    lo.copy_from_slice(&below);
+                    lo[pr] += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    lo.copy_from_slice(&below);
+                    lo[pr] += 1;
+                    out.push(p);
+                    break;
+                }
+            }
+        }
+        prev = Some(k);
+    }
+    out
 }
 
 /// One percentile (fraction `p` in 0..=1) of `values` by the same definition.
@@ -324,10 +499,97 @@ mod tests {
         assert!((s.stddev - var.sqrt()).abs() < 1e-9);
     }
 
+    fn sorted_runs(v: &[f64], cuts: &[usize]) -> Vec<Vec<f64>> {
+        let mut runs = Vec::new();
+        let mut start = 0;
+        for &c in cuts {
+            let end = (start + c).min(v.len());
+            let mut r = v[start..end].to_vec();
+            r.sort_by(f64::total_cmp);
+            runs.push(r);
+            start = end;
+        }
+        let mut r = v[start..].to_vec();
+        r.sort_by(f64::total_cmp);
+        runs.push(r);
+        runs
+    }
+
+    fn assert_same(sorted: &Summary, plain: &Summary) {
+        assert_eq!(sorted.count, plain.count);
+        for name in [
+            "min", "max", "p50", "p75", "p90", "p95", "p97_5", "p99", "p100",
+        ] {
+            assert_eq!(
+                sorted.get(name).map(f64::to_bits),
+                plain.get(name).map(f64::to_bits),
+                "{name}: {sorted:?} vs {plain:?}"
+            );
+        }
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + a.abs().max(b.abs()));
+        assert!(close(sorted.avg, plain.avg), "{sorted:?} vs {plain:?}");
+        assert!(
+            close(sorted.stddev, plain.stddev),
+            "{sorted:?} vs {plain:?}"
+        );
+    }
+
+    #[test]
+    fn sorted_runs_worked_by_hand() {
+        // Runs {1, 4, 9}, {2, 3}, {5..=8, 10}: together 1..=10, so the same figures
+        // as `small_series_worked_by_hand`: p50 5.5, p90 9.1, p97.5 9.775.
+        let a = [1.0, 4.0, 9.0];
+        let b = [2.0, 3.0];
+        let c = [5.0, 6.0, 7.0, 8.0, 10.0];
+        let s = summarize_sorted(&[&a, &[], &b, &c]).unwrap();
+        assert_eq!(
+            (s.count, s.min, s.max, s.avg, s.p50),
+            (10, 1.0, 10.0, 5.5, 5.5)
+        );
+        assert!((s.p90 - 9.1).abs() < 1e-12);
+        assert!((s.p97_5 - 9.775).abs() < 1e-12);
+        assert!((s.stddev - 3.0276503540974917).abs() < 1e-12);
+        assert!(summarize_sorted(&[]).is_none());
+        assert!(summarize_sorted(&[&[], &[]]).is_none());
+    }
+
+    #[test]
+    fn sorted_runs_match_summarize_on_a_large_series() {
+        // 245 runs of 4,096 (a million rows in a store's blocks), then a short tail.
+        let v: Vec<f64> = (0..1_003_520u64)
+            .map(|i| ((i * 2_654_435_761) % 1_000_003) as f64 / 1000.0 - 300.0)
+            .collect();
+        let cuts = vec![4096; 245];
+        let runs = sorted_runs(&v, &cuts);
+        let refs: Vec<&[f64]> = runs.iter().map(Vec::as_slice).collect();
+        assert_same(&summarize_sorted(&refs).unwrap(), &summarize(&v).unwrap());
+    }
+
+    #[test]
+    fn sorted_runs_with_many_ties_and_signed_zeros() {
+        let pool = [-0.0, 0.0, 1.5, 1.5, -2.0, 7.0];
+        let v: Vec<f64> = (0..50_000usize)
+            .map(|i| pool[(i * 7919) % pool.len()])
+            .collect();
+        let runs = sorted_runs(&v, &[1, 0, 4096, 17, 10_000, 3]);
+        let refs: Vec<&[f64]> = runs.iter().map(Vec::as_slice).collect();
+        assert_same(&summarize_sorted(&refs).unwrap(), &summarize(&v).unwrap());
+    }
+
     proptest! {
         #[test]
         fn percentiles_match_a_sort(v in prop::collection::vec(-1e6f64..1e6, 1..6000), p in 0.0f64..=1.0) {
             prop_assert_eq!(percentile(&v, p).unwrap(), sorted_percentile(&v, p));
+        }
+
+        #[test]
+        fn sorted_runs_match_summarize(
+            v in prop::collection::vec(prop_oneof![-1e6f64..1e6, (-3i32..4).prop_map(f64::from)], 1..3000),
+            cuts in prop::collection::vec(0usize..700, 0..12),
+        ) {
+            let runs = sorted_runs(&v, &cuts);
+            let refs: Vec<&[f64]> = runs.iter().map(Vec::as_slice).collect();
+            assert_same(&summarize_sorted(&refs).unwrap(), &summarize(&v).unwrap());
         }
     }
 }

@@ -184,3 +184,135 @@ mod tests {
         assert_eq!(s[1].1.p99, 5.0);
     }
 }
+
+// ---- compacted blocks -----------------------------------------------------------
+
+/// Interval rows per compacted block at most: a block holds each metric's values of
+/// that many consecutive rows, sorted.
+pub const BLOCK_ROWS: usize = 4096;
+
+/// A compacted span of a machine's rows: `[first_ms, last_ms]`, `rows` rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub rows: i64,
+}
+
+/// The values of a block as stored: NaN left out, sorted ascending by
+/// [`f64::total_cmp`], little-endian.
+pub(crate) fn encode_sorted(mut values: Vec<f64>) -> (i64, Vec<u8>) {
+    values.retain(|v| !v.is_nan());
+    values.sort_unstable_by(f64::total_cmp);
+    let mut out = Vec::with_capacity(values.len() * 8);
+    for v in &values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    (values.len() as i64, out)
+}
+
+/// A stored block's values, checked to be what [`encode_sorted`] writes: whole
+/// values, `count` of them, no NaN, ascending.
+pub(crate) fn decode_sorted(bytes: &[u8], count: i64) -> Result<Vec<f64>> {
+    let corrupt = |why: &str| Error::Invalid(format!("a stored summary block is corrupt: {why}"));
+    if !bytes.len().is_multiple_of(8) || i64::try_from(bytes.len() / 8).ok() != Some(count) {
+        return Err(corrupt("its length does not match its count"));
+    }
+    let out: Vec<f64> = bytes
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+        .collect();
+    // NaN fails the comparison too, so one pass checks both.
+    if out.windows(2).any(|w| w[0].total_cmp(&w[1]).is_gt()) || out.iter().any(|v| v.is_nan()) {
+        return Err(corrupt("its values are not sorted"));
+    }
+    Ok(out)
+}
+
+/// The parts of `[from, to)` that no span covers, in order (spans ordered, disjoint).
+pub(crate) fn gaps(spans: &[Span], from: i64, to: i64) -> Vec<(i64, i64)> {
+    let mut out = Vec::with_capacity(spans.len() + 1);
+    let mut at = from;
+    for s in spans {
+        if s.first_ms > at {
+            out.push((at, s.first_ms.min(to)));
+        }
+        at = at.max(s.last_ms.saturating_add(1));
+    }
+    if at < to {
+        out.push((at, to));
+    }
+    out.retain(|(a, b)| a < b);
+    out
+}
+
+/// Cuts the sorted timestamps of uncovered rows into blocks of [`BLOCK_ROWS`]; a
+/// short last block is kept only when `closed` (a span follows, so no row can join
+/// it later without invalidating something anyway).
+pub(crate) fn plan_blocks(timestamps: &[i64], closed: bool) -> Vec<Span> {
+    timestamps
+        .chunks(BLOCK_ROWS)
+        .filter(|c| closed || c.len() == BLOCK_ROWS)
+        .filter_map(|c| {
+            Some(Span {
+                first_ms: *c.first()?,
+                last_ms: *c.last()?,
+                rows: c.len() as i64,
+            })
+        })
+        .collect()
+}
+
+/// One metric's sorted runs and its loose values.
+type Parts = (Vec<Vec<f64>>, Vec<f64>);
+
+/// Summaries of metrics given as sorted runs (compacted blocks) plus unsorted loose
+/// values (rows outside any block), on worker threads; metrics without values are
+/// left out.
+pub(crate) async fn summarize_blocks(
+    columns: Vec<(Metric, Vec<Vec<f64>>, Vec<f64>)>,
+) -> Result<Vec<(Metric, Summary)>> {
+    tokio::task::spawn_blocking(move || {
+        let one = |(runs, loose): &mut Parts| {
+            loose.retain(|v| !v.is_nan());
+            loose.sort_unstable_by(f64::total_cmp);
+            let mut refs: Vec<&[f64]> = runs.iter().map(Vec::as_slice).collect();
+            refs.push(loose);
+            perfcore::stats::summarize_sorted(&refs)
+        };
+        let mut work: Vec<(Metric, Parts)> =
+            columns.into_iter().map(|(m, r, l)| (m, (r, l))).collect();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(work.len())
+            .max(1);
+        let per = work.len().div_ceil(threads).max(1);
+        let results: Vec<Vec<(Metric, Option<Summary>)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = work
+                .chunks_mut(per)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter_mut()
+                            .map(|(m, w)| (*m, one(w)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        results
+            .into_iter()
+            .flatten()
+            .filter_map(|(m, s)| s.map(|s| (m, s)))
+            .collect()
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))
+}
+
+/// Compacted spans in a range and, per requested metric, their sorted values.
+pub(crate) type BlockRuns = (Vec<Span>, Vec<Vec<Vec<f64>>>);

@@ -55,17 +55,18 @@ mod sqlite_read;
 mod types;
 mod validate;
 
+use futures_util::{StreamExt, TryStreamExt};
 use std::path::PathBuf;
 
-pub use compute::summarize_parallel;
+pub use compute::{BLOCK_ROWS, summarize_parallel};
 pub use error::{Error, Result};
 pub use perfcore::metrics::{DeviceRow, IntervalRow, MachineFacts, Metric};
 pub use perfcore::stats::Summary;
 pub use secret::KEY_SCHEME;
 pub use types::{
-    AuditEntry, BackendKind, Bucket, Columns, DeviceSample, IngestReport, KeyAuth, KeyId, KeyInfo,
-    Labels, Machine, MachineId, NewKey, NewUpload, RetentionReport, Role, Tenant, TenantId, Upload,
-    User, UserId,
+    AuditEntry, BackendKind, Bucket, Columns, CompactReport, DeviceSample, IngestReport, KeyAuth,
+    KeyId, KeyInfo, Labels, Machine, MachineId, NewKey, NewUpload, RetentionReport, Role, Tenant,
+    TenantId, Upload, User, UserId,
 };
 
 /// The tenant every one-machine install uses, created on first use.
@@ -465,10 +466,62 @@ impl Store {
         if present.is_empty() {
             return Ok(Vec::new());
         }
+        self.summarize_metrics(tenant, machine, &present, from_ms, to_ms)
+            .await
+    }
+
+    /// Statistics of `metrics` of a machine in `[from_ms, to_ms)`: compacted spans
+    /// from their sorted blocks, the rows outside them from the table.
+    async fn summarize_metrics(
+        &self,
+        tenant: TenantId,
+        machine: MachineId,
+        metrics: &[Metric],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(Metric, Summary)>> {
+        let (spans, runs) =
+            on!(self, b => b.block_runs(tenant, machine, metrics, from_ms, to_ms).await)?;
+        if spans.is_empty() {
+            return self
+                .summarize_rows(tenant, machine, metrics, from_ms, to_ms)
+                .await;
+        }
+        let gaps = compute::gaps(&spans, from_ms, to_ms);
+        let parts: Vec<Vec<(Metric, Vec<f64>)>> = futures_util::stream::iter(gaps)
+            .map(|(a, b)| async move {
+                on!(self, s => s.dense_columns(tenant, machine, metrics, a, b).await)
+            })
+            .buffered(MAX_READ_PARTS)
+            .try_collect()
+            .await?;
+        let mut cols: Vec<(Metric, Vec<Vec<f64>>, Vec<f64>)> = metrics
+            .iter()
+            .zip(runs)
+            .map(|(m, r)| (*m, r, Vec::new()))
+            .collect();
+        for part in parts {
+            for ((_, _, loose), (_, v)) in cols.iter_mut().zip(part) {
+                loose.extend_from_slice(&v);
+            }
+        }
+        compute::summarize_blocks(cols).await
+    }
+
+    /// Statistics of `metrics` from the rows alone, read in parts on several
+    /// connections.
+    async fn summarize_rows(
+        &self,
+        tenant: TenantId,
+        machine: MachineId,
+        metrics: &[Metric],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(Metric, Summary)>> {
+        let present = metrics;
         let ranges = self.split(tenant, machine, from_ms, to_ms).await?;
-        let parts = futures_util::future::try_join_all(ranges.iter().map(|&(a, b)| {
-            let present = &present;
-            async move { on!(self, s => s.dense_columns(tenant, machine, present, a, b).await) }
+        let parts = futures_util::future::try_join_all(ranges.iter().map(|&(a, b)| async move {
+            on!(self, s => s.dense_columns(tenant, machine, present, a, b).await)
         }))
         .await?;
         let mut cols: Vec<(Metric, Vec<f64>)> = present.iter().map(|m| (*m, Vec::new())).collect();
@@ -484,6 +537,25 @@ impl Store {
         compute::summarize_columns(cols).await
     }
 
+    /// Compacts a machine's rows into sorted blocks of [`BLOCK_ROWS`] rows, which
+    /// [`Store::summary`] and [`Store::fleet`] then read instead of the rows: run it
+    /// after a bulk import and periodically (`perfan admin compact`). Rows stored
+    /// later inside a block's time span, and retention, drop that block again.
+    pub async fn compact(&self, tenant: TenantId, machine: MachineId) -> Result<CompactReport> {
+        on!(self, b => b.compact(tenant, machine).await)
+    }
+
+    /// [`Store::compact`] for every machine of the tenant, the reports added up.
+    pub async fn compact_tenant(&self, tenant: TenantId) -> Result<CompactReport> {
+        let mut total = CompactReport::default();
+        for m in self.list_machines(tenant).await? {
+            let r = self.compact(tenant, m.id).await?;
+            total.blocks += r.blocks;
+            total.rows += r.rows;
+        }
+        Ok(total)
+    }
+
     /// Statistics of one metric for every machine of the tenant with values in
     /// `[from_ms, to_ms)`, by machine id string.
     pub async fn fleet(
@@ -496,9 +568,10 @@ impl Store {
         let machines = self.list_machines(tenant).await?;
         let mut out = Vec::with_capacity(machines.len());
         for m in machines {
-            let cols =
-                on!(self, b => b.dense_columns(tenant, m.id, &[metric], from_ms, to_ms).await)?;
-            if let Some((_, s)) = compute::summarize_columns(cols).await?.pop() {
+            let stats = self
+                .summarize_metrics(tenant, m.id, &[metric], from_ms, to_ms)
+                .await?;
+            if let Some((_, s)) = stats.into_iter().next() {
                 out.push((m, s));
             }
         }

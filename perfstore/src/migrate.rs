@@ -29,11 +29,18 @@ impl Migration {
 }
 
 /// The SQLite migrations.
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "summary_blocks",
+        sql: include_str!("../migrations/sqlite/0002_summary_blocks.sql"),
+    },
+];
 
 /// The PostgreSQL migrations.
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -51,6 +58,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "ingest_partition",
         sql: include_str!("../migrations/postgres/0003_ingest_partition.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "summary_blocks",
+        sql: include_str!("../migrations/postgres/0004_summary_blocks.sql"),
     },
 ];
 

@@ -462,6 +462,27 @@ impl PgStore {
             .await
             .map_err(Error::db("updating last seen"))?;
         }
+        // After the UPDATE above, which holds the machine's row until commit: a
+        // compaction (which locks that row first) has either committed, so its spans
+        // are seen here, or waits and then sees these rows.
+        if report.stored > 0 {
+            let (lo, hi) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
+                (lo.min(r.timestamp_ms), hi.max(r.timestamp_ms))
+            });
+            for table in ["metric_blocks", "block_spans"] {
+                sqlx::query(AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE tenant_id = $1 AND machine_id = $2 \
+                     AND last_ms >= $3 AND first_ms <= $4"
+                )))
+                .bind(tenant.0)
+                .bind(machine.0)
+                .bind(lo)
+                .bind(hi)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("deleting stale summary blocks"))?;
+            }
+        }
         tx.commit()
             .await
             .map_err(Error::db("committing the batch"))?;
@@ -569,23 +590,176 @@ impl PgStore {
         mut on_tuple: impl FnMut(&crate::pgcopy::Fields<'_>) -> Result<()>,
     ) -> Result<()> {
         let mut tx = self.tenant_tx(tenant).await?;
+        copy_out_on(&mut tx, select, &mut on_tuple).await?;
+        tx.commit().await.map_err(Error::db("ending a read"))
+    }
+
+    /// The compacted spans inside `[from_ms, to_ms)` and their sorted values, read in
+    /// one statement (one snapshot).
+    pub(crate) async fn block_runs(
+        &self,
+        tenant: TenantId,
+        machine: MachineId,
+        metrics: &[Metric],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<compute::BlockRuns> {
+        let text = crate::sqlite_read::select_blocks(metrics)
+            .replace("?1", "$1")
+            .replace("?2", "$2")
+            .replace("?3", "$3")
+            .replace("?4", "$4");
+        let mut tx = self.tenant_tx(tenant).await?;
+        let mut spans = Vec::new();
+        let mut runs: Vec<Vec<Vec<f64>>> = vec![Vec::new(); metrics.len()];
         {
-            let conn: &mut PgConnection = &mut tx;
-            let mut stream = conn
-                .copy_out_raw(&format!("COPY ({select}) TO STDOUT (FORMAT binary)"))
-                .await
-                .map_err(Error::db("starting COPY out"))?;
-            let mut dec = CopyDecoder::new();
-            while let Some(chunk) = stream
+            let mut stream = sqlx::query(AssertSqlSafe(text))
+                .bind(tenant.0)
+                .bind(machine.0)
+                .bind(from_ms)
+                .bind(to_ms)
+                .fetch(&mut *tx);
+            while let Some(r) = stream
                 .try_next()
                 .await
-                .map_err(Error::db("reading COPY data"))?
+                .map_err(Error::db("reading summary blocks"))?
             {
-                dec.feed(&chunk, &mut on_tuple)?;
+                let span = compute::Span {
+                    first_ms: r.try_get(0).map_err(Error::db("first_ms"))?,
+                    last_ms: r.try_get(1).map_err(Error::db("last_ms"))?,
+                    rows: i64::from(r.try_get::<i32, _>(2).map_err(Error::db("row_count"))?),
+                };
+                let name: Option<&str> = r.try_get(3).map_err(Error::db("metric"))?;
+                let count: Option<i32> = r.try_get(4).map_err(Error::db("value_count"))?;
+                let bytes: Option<&[u8]> = r.try_get(5).map_err(Error::db("sorted_values"))?;
+                let block = match (name, count, bytes) {
+                    (Some(n), Some(c), Some(b)) => Some((n, i64::from(c), b)),
+                    _ => None,
+                };
+                crate::sqlite_read::add_block(&mut spans, &mut runs, metrics, span, block)?;
             }
-            dec.finish()?;
         }
-        tx.commit().await.map_err(Error::db("ending a read"))
+        tx.commit().await.map_err(Error::db("ending a read"))?;
+        Ok((spans, runs))
+    }
+
+    /// Compacts the machine's rows that no span covers into spans of
+    /// [`compute::BLOCK_ROWS`] rows (a short one only between two spans). The lock on
+    /// the machine's row keeps ingest (which takes it before it deletes stale spans)
+    /// and retention out until this commits; the rows are read on the same connection.
+    pub(crate) async fn compact(
+        &self,
+        tenant: TenantId,
+        machine: MachineId,
+    ) -> Result<CompactReport> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let mask: Option<i64> = sqlx::query_scalar(
+            "SELECT metric_mask FROM machines WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        )
+        .bind(tenant.0)
+        .bind(machine.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(Error::db("locking the machine"))?;
+        let Some(mask) = mask else {
+            return Err(Error::NotFound {
+                what: "machine",
+                name: machine.to_string(),
+            });
+        };
+        let present = compute::present_metrics(mask);
+        let spans: Vec<compute::Span> = sqlx::query_as::<_, (i64, i64, i32)>(
+            "SELECT first_ms, last_ms, row_count FROM block_spans \
+             WHERE tenant_id = $1 AND machine_id = $2 ORDER BY last_ms",
+        )
+        .bind(tenant.0)
+        .bind(machine.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(Error::db("reading summary spans"))?
+        .into_iter()
+        .map(|(first_ms, last_ms, rows)| compute::Span {
+            first_ms,
+            last_ms,
+            rows: i64::from(rows),
+        })
+        .collect();
+        let mut report = CompactReport::default();
+        for (a, b) in compute::gaps(&spans, i64::MIN, i64::MAX) {
+            let mut ts = Vec::new();
+            // Only integers are formatted into the statement (COPY takes no parameters).
+            let select = format!(
+                "SELECT ts_ms FROM interval_metrics WHERE tenant_id = {} AND machine_id = {} \
+                 AND ts_ms >= {a} AND ts_ms < {b} ORDER BY ts_ms",
+                tenant.0, machine.0
+            );
+            copy_out_on(&mut tx, &select, &mut |f| {
+                ts.push(f.i64(0)?);
+                Ok(())
+            })
+            .await?;
+            for block in compute::plan_blocks(&ts, b < i64::MAX) {
+                let mut cols: Vec<Vec<f64>> = vec![Vec::new(); present.len()];
+                if !present.is_empty() {
+                    let select = format!(
+                        "SELECT {} FROM interval_metrics WHERE tenant_id = {} AND machine_id = {} \
+                         AND ts_ms >= {} AND ts_ms <= {}",
+                        compute::column_list(&present),
+                        tenant.0,
+                        machine.0,
+                        block.first_ms,
+                        block.last_ms
+                    );
+                    copy_out_on(&mut tx, &select, &mut |f| {
+                        for (i, col) in cols.iter_mut().enumerate() {
+                            if let Some(v) = f.opt_f64(i)? {
+                                col.push(v);
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO block_spans (tenant_id, machine_id, last_ms, first_ms, row_count) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(tenant.0)
+                .bind(machine.0)
+                .bind(block.last_ms)
+                .bind(block.first_ms)
+                .bind(i32::try_from(block.rows).unwrap_or(i32::MAX))
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("writing a summary span"))?;
+                for (m, values) in present.iter().zip(cols) {
+                    if values.is_empty() {
+                        continue;
+                    }
+                    let (count, bytes) = compute::encode_sorted(values);
+                    sqlx::query(
+                        "INSERT INTO metric_blocks (tenant_id, machine_id, last_ms, metric, \
+                         first_ms, value_count, sorted_values) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(tenant.0)
+                    .bind(machine.0)
+                    .bind(block.last_ms)
+                    .bind(m.name())
+                    .bind(block.first_ms)
+                    .bind(i32::try_from(count).unwrap_or(i32::MAX))
+                    .bind(bytes)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Error::db("writing a summary block"))?;
+                }
+                report.blocks += 1;
+                report.rows += block.rows as u64;
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(Error::db("committing the compaction"))?;
+        Ok(report)
     }
 
     /// The metrics the machine has ever had values for (none for an unknown machine).
@@ -799,6 +973,13 @@ impl PgStore {
         cutoff_ms: i64,
     ) -> Result<RetentionReport> {
         let mut tx = self.tenant_tx(tenant).await?;
+        // Locks the tenant's machines first, as compaction does, so that no span is
+        // being built over rows this deletes.
+        sqlx::query("SELECT id FROM machines WHERE tenant_id = $1 ORDER BY id FOR UPDATE")
+            .bind(tenant.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::db("locking the machines"))?;
         // Per machine and per series, so each delete is a range scan of the primary key.
         let rows = sqlx::query(
             "DELETE FROM interval_metrics WHERE tenant_id = $1 AND ts_ms < $2 \
@@ -820,6 +1001,17 @@ impl PgStore {
         .await
         .map_err(Error::db("deleting old device values"))?
         .rows_affected();
+        // A span that began before the cutoff has lost rows.
+        for table in ["metric_blocks", "block_spans"] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE tenant_id = $1 AND first_ms < $2"
+            )))
+            .bind(tenant.0)
+            .bind(cutoff_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db("deleting old summary blocks"))?;
+        }
         tx.commit()
             .await
             .map_err(Error::db("committing retention"))?;
@@ -1300,4 +1492,25 @@ fn upload_from_row(r: &PgRow) -> Upload {
         },
         created_ms: r.get(9),
     }
+}
+
+/// Runs `COPY (select) TO STDOUT (FORMAT binary)` on `conn`, calling `on_tuple` per row.
+async fn copy_out_on(
+    conn: &mut PgConnection,
+    select: &str,
+    on_tuple: &mut impl FnMut(&crate::pgcopy::Fields<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut stream = conn
+        .copy_out_raw(&format!("COPY ({select}) TO STDOUT (FORMAT binary)"))
+        .await
+        .map_err(Error::db("starting COPY out"))?;
+    let mut dec = CopyDecoder::new();
+    while let Some(chunk) = stream
+        .try_next()
+        .await
+        .map_err(Error::db("reading COPY data"))?
+    {
+        dec.feed(&chunk, &mut *on_tuple)?;
+    }
+    dec.finish()
 }

@@ -406,6 +406,9 @@ impl SqliteStore {
         let mut report = IngestReport::default();
         report.stored = self.insert_rows(&mut tx, tenant, machine, rows).await?;
         report.already_present = rows.len() as u64 - report.stored;
+        if report.stored > 0 {
+            invalidate_spans(&mut tx, tenant, machine, rows).await?;
+        }
 
         let mut read_series = None;
         if !devices.is_empty() {
@@ -763,8 +766,30 @@ impl SqliteStore {
             return crate::sqlite_read::dense_columns(r, tenant, machine, metrics, from_ms, to_ms)
                 .await;
         }
-        let text = crate::sqlite_read::select("", metrics, false);
-        let mut out: Vec<(Metric, Vec<f64>)> = metrics.iter().map(|m| (*m, Vec::new())).collect();
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(Error::db("taking a connection"))?;
+        dense_columns_on(&mut conn, tenant, machine, metrics, from_ms, to_ms).await
+    }
+
+    /// The compacted spans inside `[from_ms, to_ms)` and their sorted values.
+    pub(crate) async fn block_runs(
+        &self,
+        tenant: TenantId,
+        machine: MachineId,
+        metrics: &[Metric],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<compute::BlockRuns> {
+        if let Some(r) = &self.reader {
+            return crate::sqlite_read::block_runs(r, tenant, machine, metrics, from_ms, to_ms)
+                .await;
+        }
+        let text = crate::sqlite_read::select_blocks(metrics);
+        let mut spans = Vec::new();
+        let mut runs: Vec<Vec<Vec<f64>>> = vec![Vec::new(); metrics.len()];
         let mut stream = sqlx::query(AssertSqlSafe(text))
             .bind(tenant.0)
             .bind(machine.0)
@@ -774,19 +799,132 @@ impl SqliteStore {
         while let Some(r) = stream
             .try_next()
             .await
-            .map_err(Error::db("reading columns"))?
+            .map_err(Error::db("reading summary blocks"))?
         {
-            for (i, (_, col)) in out.iter_mut().enumerate() {
-                // Unchecked: the column is REAL by the schema; skip sqlx's type check.
-                if let Some(v) = r
-                    .try_get_unchecked::<Option<f64>, _>(i)
-                    .map_err(Error::db("a metric column"))?
-                {
-                    col.push(v);
+            let span = compute::Span {
+                first_ms: r.try_get(0).map_err(Error::db("first_ms"))?,
+                last_ms: r.try_get(1).map_err(Error::db("last_ms"))?,
+                rows: r.try_get(2).map_err(Error::db("row_count"))?,
+            };
+            let name: Option<String> = r.try_get(3).map_err(Error::db("metric"))?;
+            let count: Option<i64> = r.try_get(4).map_err(Error::db("value_count"))?;
+            let bytes: Option<Vec<u8>> = r.try_get(5).map_err(Error::db("sorted_values"))?;
+            let block = match (&name, count, &bytes) {
+                (Some(n), Some(c), Some(b)) => Some((n.as_str(), c, b.as_slice())),
+                _ => None,
+            };
+            crate::sqlite_read::add_block(&mut spans, &mut runs, metrics, span, block)?;
+        }
+        Ok((spans, runs))
+    }
+
+    /// Compacts the machine's rows that no span covers into spans of
+    /// [`compute::BLOCK_ROWS`] rows (a short one only between two spans), under the
+    /// write lock, so no ingest or retention can change the rows meanwhile.
+    pub(crate) async fn compact(
+        &self,
+        tenant: TenantId,
+        machine: MachineId,
+    ) -> Result<CompactReport> {
+        let mut tx = self.write_tx().await?;
+        let mask: Option<i64> =
+            sqlx::query_scalar("SELECT metric_mask FROM machines WHERE tenant_id = ? AND id = ?")
+                .bind(tenant.0)
+                .bind(machine.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(Error::db("checking the machine"))?;
+        let Some(mask) = mask else {
+            return Err(Error::NotFound {
+                what: "machine",
+                name: machine.to_string(),
+            });
+        };
+        let present = compute::present_metrics(mask);
+        let spans: Vec<compute::Span> = sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT first_ms, last_ms, row_count FROM block_spans \
+             WHERE tenant_id = ? AND machine_id = ? ORDER BY last_ms",
+        )
+        .bind(tenant.0)
+        .bind(machine.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(Error::db("reading summary spans"))?
+        .into_iter()
+        .map(|(first_ms, last_ms, rows)| compute::Span {
+            first_ms,
+            last_ms,
+            rows,
+        })
+        .collect();
+        let mut report = CompactReport::default();
+        for (a, b) in compute::gaps(&spans, i64::MIN, i64::MAX) {
+            // The reader sees the last commit, which cannot change while this
+            // transaction holds the write lock.
+            let ts = match &self.reader {
+                Some(r) => crate::sqlite_read::timestamps(r, tenant, machine, a, b).await?,
+                None => sqlx::query_scalar(AssertSqlSafe(crate::sqlite_read::select(
+                    "ts_ms",
+                    &[],
+                    true,
+                )))
+                .bind(tenant.0)
+                .bind(machine.0)
+                .bind(a)
+                .bind(b)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(Error::db("reading timestamps"))?,
+            };
+            for block in compute::plan_blocks(&ts, b < i64::MAX) {
+                let (from, to) = (block.first_ms, block.last_ms.saturating_add(1));
+                let cols = match &self.reader {
+                    Some(r) => {
+                        crate::sqlite_read::dense_columns(r, tenant, machine, &present, from, to)
+                            .await?
+                    }
+                    None => dense_columns_on(&mut tx, tenant, machine, &present, from, to).await?,
+                };
+                sqlx::query(
+                    "INSERT INTO block_spans (tenant_id, machine_id, last_ms, first_ms, row_count) \
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(tenant.0)
+                .bind(machine.0)
+                .bind(block.last_ms)
+                .bind(block.first_ms)
+                .bind(block.rows)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("writing a summary span"))?;
+                for (m, values) in cols {
+                    if values.is_empty() {
+                        continue;
+                    }
+                    let (count, bytes) = compute::encode_sorted(values);
+                    sqlx::query(
+                        "INSERT INTO metric_blocks (tenant_id, machine_id, last_ms, metric, \
+                         first_ms, value_count, sorted_values) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(tenant.0)
+                    .bind(machine.0)
+                    .bind(block.last_ms)
+                    .bind(m.name())
+                    .bind(block.first_ms)
+                    .bind(count)
+                    .bind(bytes)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Error::db("writing a summary block"))?;
                 }
+                report.blocks += 1;
+                report.rows += block.rows as u64;
             }
         }
-        Ok(out)
+        tx.commit()
+            .await
+            .map_err(Error::db("committing the compaction"))?;
+        Ok(report)
     }
 
     pub(crate) async fn time_bounds(
@@ -873,6 +1011,17 @@ impl SqliteStore {
             .await
             .map_err(Error::db("deleting old device values"))?
             .rows_affected();
+        // A span that began before the cutoff has lost rows.
+        for table in ["metric_blocks", "block_spans"] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE tenant_id = ? AND first_ms < ?"
+            )))
+            .bind(tenant.0)
+            .bind(cutoff_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db("deleting old summary blocks"))?;
+        }
         tx.commit()
             .await
             .map_err(Error::db("committing retention"))?;
@@ -1248,4 +1397,70 @@ fn upload_from_row(r: &SqliteRow) -> Upload {
         },
         created_ms: r.get(9),
     }
+}
+
+/// Non-null values of each metric through sqlx on one connection (in-memory stores,
+/// and compaction inside its transaction).
+async fn dense_columns_on(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: TenantId,
+    machine: MachineId,
+    metrics: &[Metric],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<(Metric, Vec<f64>)>> {
+    let mut out: Vec<(Metric, Vec<f64>)> = metrics.iter().map(|m| (*m, Vec::new())).collect();
+    if metrics.is_empty() {
+        return Ok(out);
+    }
+    let text = crate::sqlite_read::select("", metrics, false);
+    let mut stream = sqlx::query(AssertSqlSafe(text))
+        .bind(tenant.0)
+        .bind(machine.0)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch(&mut *conn);
+    while let Some(r) = stream
+        .try_next()
+        .await
+        .map_err(Error::db("reading columns"))?
+    {
+        for (i, (_, col)) in out.iter_mut().enumerate() {
+            // Unchecked: the column is REAL by the schema; skip sqlx's type check.
+            if let Some(v) = r
+                .try_get_unchecked::<Option<f64>, _>(i)
+                .map_err(Error::db("a metric column"))?
+            {
+                col.push(v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the spans (and their blocks) that the time range of `rows` touches: rows
+/// were just stored there.
+async fn invalidate_spans(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: TenantId,
+    machine: MachineId,
+    rows: &[IntervalRow],
+) -> Result<()> {
+    let (lo, hi) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
+        (lo.min(r.timestamp_ms), hi.max(r.timestamp_ms))
+    });
+    for table in ["metric_blocks", "block_spans"] {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE tenant_id = ? AND machine_id = ? \
+             AND last_ms >= ? AND first_ms <= ?"
+        )))
+        .bind(tenant.0)
+        .bind(machine.0)
+        .bind(lo)
+        .bind(hi)
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::db("deleting stale summary blocks"))?;
+    }
+    Ok(())
 }

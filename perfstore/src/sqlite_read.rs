@@ -252,3 +252,108 @@ pub(crate) async fn dense_columns(
     })
     .await
 }
+
+/// `SELECT` of the spans inside `[?3, ?4)` joined with the blocks of `metrics`, the
+/// parameters numbered like [`select`]'s; shared with the sqlx path.
+pub(crate) fn select_blocks(metrics: &[Metric]) -> String {
+    let names: Vec<String> = metrics.iter().map(|m| format!("'{}'", m.name())).collect();
+    format!(
+        "SELECT s.first_ms, s.last_ms, s.row_count, b.metric, b.value_count, b.sorted_values \
+         FROM block_spans s LEFT JOIN metric_blocks b ON b.tenant_id = s.tenant_id \
+         AND b.machine_id = s.machine_id AND b.last_ms = s.last_ms AND b.metric IN ({}) \
+         WHERE s.tenant_id = ?1 AND s.machine_id = ?2 AND s.last_ms >= ?3 AND s.last_ms < ?4 \
+         AND s.first_ms >= ?3 ORDER BY s.last_ms",
+        if names.is_empty() {
+            "''".to_owned()
+        } else {
+            names.join(", ")
+        }
+    )
+}
+
+/// Adds one row of [`select_blocks`] to the spans and runs: the span when it is new,
+/// the metric's sorted values to that metric's runs.
+pub(crate) fn add_block(
+    spans: &mut Vec<compute::Span>,
+    runs: &mut [Vec<Vec<f64>>],
+    metrics: &[Metric],
+    span: compute::Span,
+    block: Option<(&str, i64, &[u8])>,
+) -> Result<()> {
+    if spans.last() != Some(&span) {
+        spans.push(span);
+    }
+    if let Some((name, count, bytes)) = block
+        && let Some(i) = metrics.iter().position(|m| m.name() == name)
+    {
+        runs[i].push(compute::decode_sorted(bytes, count)?);
+    }
+    Ok(())
+}
+
+/// The compacted spans of a machine inside `[from_ms, to_ms)` and, per metric, the
+/// sorted values of those spans.
+pub(crate) async fn block_runs(
+    reader: &SharedReader,
+    tenant: TenantId,
+    machine: MachineId,
+    metrics: &[Metric],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<compute::BlockRuns> {
+    let metrics = metrics.to_vec();
+    run(reader, move |c| {
+        let mut spans = Vec::new();
+        let mut runs: Vec<Vec<Vec<f64>>> = vec![Vec::new(); metrics.len()];
+        let text = select_blocks(&metrics);
+        let range = (tenant, machine, from_ms, to_ms);
+        each_row(c, &text, range, "reading summary blocks", |r| {
+            let span = compute::Span {
+                first_ms: int(r.get_ref(0).map_err(err("first_ms"))?, "first_ms")?,
+                last_ms: int(r.get_ref(1).map_err(err("last_ms"))?, "last_ms")?,
+                rows: int(r.get_ref(2).map_err(err("row_count"))?, "row_count")?,
+            };
+            let block = match r.get_ref(3).map_err(err("metric"))? {
+                ValueRef::Null => None,
+                ValueRef::Text(name) => Some((
+                    std::str::from_utf8(name)
+                        .map_err(|_| Error::Invalid("stored block metric is not text".into()))?,
+                    int(r.get_ref(4).map_err(err("value_count"))?, "value_count")?,
+                    match r.get_ref(5).map_err(err("sorted_values"))? {
+                        ValueRef::Blob(b) => b,
+                        _ => {
+                            return Err(Error::Invalid(
+                                "stored block values are not a blob".into(),
+                            ));
+                        }
+                    },
+                )),
+                _ => return Err(Error::Invalid("stored block metric is not text".into())),
+            };
+            add_block(&mut spans, &mut runs, &metrics, span, block)
+        })?;
+        Ok((spans, runs))
+    })
+    .await
+}
+
+/// The timestamps of a machine's rows in `[from_ms, to_ms)`, ascending.
+pub(crate) async fn timestamps(
+    reader: &SharedReader,
+    tenant: TenantId,
+    machine: MachineId,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<i64>> {
+    run(reader, move |c| {
+        let mut out = Vec::new();
+        let text = select("ts_ms", &[], true);
+        let range = (tenant, machine, from_ms, to_ms);
+        each_row(c, &text, range, "reading timestamps", |r| {
+            out.push(int(r.get_ref(0).map_err(err("ts_ms"))?, "ts_ms")?);
+            Ok(())
+        })?;
+        Ok(out)
+    })
+    .await
+}

@@ -341,6 +341,16 @@ pub struct RetentionReport {
     pub device_values_deleted: u64,
 }
 
+/// What a compaction wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct CompactReport {
+    /// Spans (blocks of consecutive rows) written.
+    pub blocks: u64,
+    /// Interval rows those spans cover.
+    pub rows: u64,
+}
+
 /// Current time, ms since the epoch.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -8,7 +8,7 @@ use sqlx::{Connection, PgConnection, Row};
 use crate::{T0, devices, rows};
 
 /// Tables with a tenant_id and a policy.
-const TENANT_TABLES: [&str; 8] = [
+const TENANT_TABLES: [&str; 10] = [
     "users",
     "machines",
     "api_keys",
@@ -17,6 +17,8 @@ const TENANT_TABLES: [&str; 8] = [
     "device_values",
     "uploads",
     "audit_log",
+    "block_spans",
+    "metric_blocks",
 ];
 
 async fn count(c: &mut PgConnection, sql: &str) -> i64 {
@@ -67,6 +69,13 @@ async fn postgres_rls_walls_tenants_off_for_a_plain_role() {
             .unwrap();
         ids.push(m.id);
     }
+    // B gets a compacted block (4,105 rows: one full block of 4,096), so that the
+    // checks below see B's rows in the block tables too.
+    app.ingest(b.id, ids[1], &rows(200, 4_100), &[])
+        .await
+        .unwrap();
+    let cb = app.compact(b.id, ids[1]).await.unwrap();
+    assert_eq!((cb.blocks, cb.rows), (1, 4_096));
     // A batch of several staging chunks, as the plain role.
     let big = app
         .ingest(a.id, ids[0], &rows(100, 45_000), &[])
@@ -78,6 +87,10 @@ async fn postgres_rls_walls_tenants_off_for_a_plain_role() {
         .await
         .unwrap();
     assert_eq!((again.stored, again.already_present), (0, 45_000));
+    // Compaction as the plain role: 45,003 rows give 10 full blocks.
+    let ca = app.compact(a.id, ids[0]).await.unwrap();
+    assert_eq!((ca.blocks, ca.rows), (10, 40_960));
+    // Retention drops the first block (it began before the cutoff) with its rows.
     app.delete_before(a.id, T0 + 100 * 10_000).await.unwrap();
     let s = app.summary(a.id, ids[0], i64::MIN, i64::MAX).await.unwrap();
     assert_eq!(
@@ -393,7 +406,7 @@ async fn postgres_rls_walls_tenants_off_for_a_plain_role() {
     let mut admin = PgConnection::connect(&db.url).await.unwrap();
     assert_eq!(
         count(&mut admin, "SELECT count(*) FROM interval_metrics").await,
-        8
+        8 + 4_100
     );
     admin.close().await.ok();
 

@@ -4,6 +4,7 @@
 //! (trust or password auth, a role that may create databases and roles).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod blocks;
 mod harness;
 mod isolation;
 mod store;
