@@ -1,4 +1,4 @@
-//! `perfan admin`: tenants, users, machines, API keys, retention.
+//! `perfan admin`: tenants, users, machines, API keys, retention, compaction.
 
 use std::io::{BufRead as _, Write as _};
 
@@ -35,6 +35,15 @@ enum What {
     /// Data retention of a tenant: set the policy, apply it.
     #[command(subcommand)]
     Retention(RetentionCmd),
+    /// Compact a tenant's rows into the sorted blocks summaries read (run it after an
+    /// import and from a daily timer; rows of the last, unfilled block wait).
+    Compact {
+        #[command(flatten)]
+        tenant: TenantArg,
+        /// Only this machine (its id string).
+        #[arg(long, value_name = "MACHINE")]
+        machine: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -422,6 +431,25 @@ async fn dispatch(store: &Store, what: What) -> Result<()> {
                 Some(d) => eprintln!("perfan: tenant {:?} keeps {d} days of data", t.name),
                 None => eprintln!("perfan: tenant {:?} keeps all data", t.name),
             }
+        }
+        What::Compact { tenant, machine } => {
+            let t = db::tenant(store, &tenant.tenant).await?;
+            let r = match machine {
+                None => store.compact_tenant(t.id).await?,
+                Some(key) => {
+                    let m = store
+                        .list_machines(t.id)
+                        .await?
+                        .into_iter()
+                        .find(|m| m.machine_key == key)
+                        .with_context(|| format!("no machine {key:?} in tenant {:?}", t.name))?;
+                    store.compact(t.id, m.id).await?
+                }
+            };
+            eprintln!(
+                "perfan: compacted {} rows into {} blocks",
+                r.rows, r.blocks
+            );
         }
         What::Retention(RetentionCmd::Apply { tenant, days }) => {
             let t = db::tenant(store, &tenant.tenant).await?;

@@ -531,6 +531,7 @@ fn run_with(rt: &Runtime, store: &Store, args: &Args) -> Result<()> {
     let machine = args.machine.as_deref();
     let mut total = IngestReport::default();
     let actor = db::actor();
+    let mut stored_to: Vec<perfstore::MachineId> = Vec::new();
     for (path, kind) in plan {
         let done = match kind {
             FileKind::Capture => import_capture(&ctx, path, need(machine)?)?,
@@ -543,6 +544,9 @@ fn run_with(rt: &Runtime, store: &Store, args: &Args) -> Result<()> {
         let source = path.display().to_string();
         // One upload record per machine of the file, with that machine's counts.
         for (key, id, mr, range) in &done.machines {
+            if mr.stored > 0 && !stored_to.contains(id) {
+                stored_to.push(*id);
+            }
             let mut u = NewUpload::new(source.clone(), kind.name());
             u.machine = Some(*id);
             u.rows_stored = mr.stored;
@@ -571,6 +575,18 @@ fn run_with(rt: &Runtime, store: &Store, args: &Args) -> Result<()> {
             r.stored,
             r.already_present
         );
+    }
+    // The imported rows in the sorted blocks summaries read (the last, unfilled
+    // block of each machine waits for more rows).
+    let mut blocks = 0;
+    for id in stored_to {
+        blocks += rt
+            .block_on(store.compact(tenant.id, id))
+            .context("compacting the imported rows")?
+            .blocks;
+    }
+    if blocks > 0 {
+        eprintln!("perfan: compacted the rows into {blocks} summary blocks");
     }
     eprintln!(
         "perfan: stored {} rows, {} already present",

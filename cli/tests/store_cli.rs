@@ -189,6 +189,7 @@ both!(
     wide_csv_import_uses_its_machine_ids,
     report_from_the_store_equals_report_from_the_capture,
     retention_set_then_apply_deletes_old_data,
+    import_compacts_and_admin_compact_finishes,
     db_flag_wins_over_perfan_db,
     containers_imported_before_their_host_take_nothing_from_it,
 );
@@ -272,6 +273,40 @@ fn retention_set_then_apply_deletes_old_data(db: &Db) {
     // Re-importing stores the rows again (retention deletes, it does not tombstone).
     let (_, e) = db.ok(&["import", "--machine", "vm01", cap.to_str().unwrap()]);
     assert!(e.contains("stored 131 rows, 0 already present"), "{e}");
+}
+
+/// Our wide CSV of `n` rows at 10 s from row `start`, one machine.
+fn wide_csv(path: &Path, start: i64, n: i64) {
+    use perfcore::metrics::{IntervalRow, Metric};
+    let mut w = perfcore::csv::ours::WideWriter::new(Vec::new()).unwrap();
+    for i in start..start + n {
+        let mut r = IntervalRow::new(1_767_813_020_000 + i * 10_000, 10.0);
+        r.set(Metric::CpuUserPct, Some((i % 97) as f64 * 0.5));
+        r.set(Metric::Load1, Some((i % 13) as f64 / 4.0));
+        w.write("big", &r).unwrap();
+    }
+    std::fs::write(path, w.finish().unwrap()).unwrap();
+}
+
+/// `import` compacts what it stored into summary blocks of 4,096 rows; the last,
+/// unfilled block waits, and `admin compact` finds nothing more until it fills.
+fn import_compacts_and_admin_compact_finishes(db: &Db) {
+    let first = db.dir.path().join("first.csv");
+    wide_csv(&first, 0, 5_000);
+    let (_, e) = db.ok(&["import", first.to_str().unwrap()]);
+    assert!(e.contains("compacted the rows into 1 summary blocks"), "{e}");
+    assert!(e.contains("stored 5000 rows, 0 already present"), "{e}");
+    let (_, e) = db.ok(&["admin", "compact"]);
+    assert!(e.contains("compacted 0 rows into 0 blocks"), "{e}");
+    // 3,200 more rows: the 904 waiting and these make one more full block.
+    let second = db.dir.path().join("second.csv");
+    wide_csv(&second, 5_000, 3_200);
+    let (_, e) = db.ok(&["import", "--batch", "1000", second.to_str().unwrap()]);
+    assert!(e.contains("compacted the rows into 1 summary blocks"), "{e}");
+    let (_, e) = db.ok(&["admin", "compact", "--machine", "big"]);
+    assert!(e.contains("compacted 0 rows into 0 blocks"), "{e}");
+    let e = db.fails(&["admin", "compact", "--machine", "nope"]);
+    assert!(e.contains("no machine \"nope\""), "{e}");
 }
 
 /// `perfan admin --db URL ...` uses URL even when PERFAN_DB points elsewhere.

@@ -253,27 +253,27 @@ fn assemble(
     }
 }
 
-/// Summarises the union of `runs`, each already sorted ascending by
-/// [`f64::total_cmp`] and free of NaN (as a store keeps compacted blocks).
-///
-/// The statistics equal [`summarize`] of the concatenation: min, max, count and the
-/// percentiles exactly, the mean and standard deviation up to rounding (the sums run
-/// in another order). The percentiles are found by a selection over the runs that
-/// touches O(runs × log n) values per rank instead of every value.
-pub fn summarize_sorted(runs: &[&[f64]]) -> Option<Summary> {
-    let runs: Vec<&[f64]> = runs.iter().copied().filter(|r| !r.is_empty()).collect();
-    let n: usize = runs.iter().map(|r| r.len()).sum();
-    if n == 0 {
-        return None;
-    }
-    let min = runs.iter().map(|r| r[0]).fold(f64::INFINITY, f64::min);
-    let max = runs
-        .iter()
-        .map(|r| r[r.len() - 1])
-        .fold(f64::NEG_INFINITY, f64::max);
-    let mut acc = [0.0f64; 4];
-    for r in &runs {
-        let chunks = r.chunks_exact(4);
+/// Count, mean and sum of squared deviations of a series, mergeable: what the mean
+/// and the standard deviation of a union of series are computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Moments {
+    /// Number of values.
+    pub count: u64,
+    /// Their mean (0 for none).
+    pub mean: f64,
+    /// Sum of squared deviations from the mean.
+    pub m2: f64,
+}
+
+impl Moments {
+    /// The moments of `values` (NaN-free), in two passes for accuracy.
+    pub fn of(values: &[f64]) -> Moments {
+        let n = values.len();
+        if n == 0 {
+            return Moments::default();
+        }
+        let mut acc = [0.0f64; 4];
+        let chunks = values.chunks_exact(4);
         let tail = chunks.remainder();
         for c in chunks {
             for k in 0..4 {
@@ -283,11 +283,9 @@ pub fn summarize_sorted(runs: &[&[f64]]) -> Option<Summary> {
         for &x in tail {
             acc[0] += x;
         }
-    }
-    let mean = ((acc[0] + acc[1]) + (acc[2] + acc[3])) / n as f64;
-    let mut sq = [0.0f64; 4];
-    for r in &runs {
-        let chunks = r.chunks_exact(4);
+        let mean = ((acc[0] + acc[1]) + (acc[2] + acc[3])) / n as f64;
+        let mut sq = [0.0f64; 4];
+        let chunks = values.chunks_exact(4);
         let tail = chunks.remainder();
         for c in chunks {
             for k in 0..4 {
@@ -299,11 +297,63 @@ pub fn summarize_sorted(runs: &[&[f64]]) -> Option<Summary> {
             let d = x - mean;
             sq[0] += d * d;
         }
+        Moments {
+            count: n as u64,
+            mean,
+            m2: (sq[0] + sq[1]) + (sq[2] + sq[3]),
+        }
     }
-    let m2 = (sq[0] + sq[1]) + (sq[2] + sq[3]);
-    let mean = mean.clamp(min, max);
+
+    /// The moments of the union of two series (Chan, Golub and LeVeque's update).
+    pub fn merge(self, other: Moments) -> Moments {
+        if self.count == 0 {
+            return other;
+        }
+        if other.count == 0 {
+            return self;
+        }
+        let (na, nb) = (self.count as f64, other.count as f64);
+        let n = na + nb;
+        let delta = other.mean - self.mean;
+        Moments {
+            count: self.count + other.count,
+            mean: self.mean + delta * (nb / n),
+            m2: self.m2 + other.m2 + delta * delta * (na * nb / n),
+        }
+    }
+}
+
+/// Summarises the union of `runs`, each already sorted ascending by
+/// [`f64::total_cmp`] and free of NaN (as a store keeps compacted blocks).
+///
+/// The statistics equal [`summarize`] of the concatenation: min, max, count and the
+/// percentiles exactly, the mean and standard deviation up to rounding (the sums run
+/// in another order). The percentiles are found by a selection over the runs that
+/// touches O(runs × log n) values per rank instead of every value.
+pub fn summarize_sorted(runs: &[&[f64]]) -> Option<Summary> {
+    let moments = runs
+        .iter()
+        .map(|r| Moments::of(r))
+        .fold(Moments::default(), Moments::merge);
+    summarize_sorted_with(runs, moments)
+}
+
+/// [`summarize_sorted`] with the runs' merged [`Moments`] already known (a store
+/// works them out per block while it decodes it, with the block in cache).
+pub fn summarize_sorted_with(runs: &[&[f64]], moments: Moments) -> Option<Summary> {
+    let runs: Vec<&[f64]> = runs.iter().copied().filter(|r| !r.is_empty()).collect();
+    let n: usize = runs.iter().map(|r| r.len()).sum();
+    if n == 0 {
+        return None;
+    }
+    let min = runs.iter().map(|r| r[0]).fold(f64::INFINITY, f64::min);
+    let max = runs
+        .iter()
+        .map(|r| r[r.len() - 1])
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mean = moments.mean.clamp(min, max);
     let stddev = if n > 1 {
-        (m2 / (n - 1) as f64).sqrt()
+        (moments.m2.max(0.0) / (n - 1) as f64).sqrt()
     } else {
         0.0
     };
@@ -312,71 +362,81 @@ pub fn summarize_sorted(runs: &[&[f64]]) -> Option<Summary> {
     Some(assemble(n, min, max, mean, stddev, &ranks, &vals))
 }
 
+/// Active elements at or below which a search gathers them and selects directly.
+const GATHER_MIN: usize = 2048;
+
 /// The values at 0-based `ranks` (ascending, < total length) of the union of sorted
 /// runs.
 ///
 /// Elements are ordered by value ([`f64::total_cmp`]), then run, then position, so
 /// every element has one rank. For each rank the search keeps, per run, a window
-/// `[lo, hi)` that holds the wanted element if that run does; each step takes as
-/// pivot the weighted median of the windows' middle elements, counts the elements
-/// below it by a binary search in each window, and so drops at least a quarter of
-/// what is left. A rank right after the previous one is the smallest next element.
+/// `[lo, hi)` that holds the wanted element if that run does. Each step takes as
+/// pivot the median of the windows' middle elements and counts the elements below it
+/// by a binary search in each window; once few elements are left in the windows they
+/// are gathered and the rank selected among them. Everything before a window is
+/// below the answer, so the next rank starts from the same windows' lower ends.
 fn select_sorted(runs: &[&[f64]], ranks: &[usize]) -> Vec<f64> {
     let b = runs.len();
+    let gather_at = GATHER_MIN.max(8 * b);
     let mut lo = vec![0usize; b];
     let mut hi: Vec<usize> = runs.iter().map(|r| r.len()).collect();
     let mut below = vec![0usize; b];
-    let mut cand: Vec<(f64, usize, usize, usize)> = Vec::with_capacity(b);
+    let mut cand: Vec<(f64, usize, usize)> = Vec::with_capacity(b);
+    let mut buf: Vec<f64> = Vec::new();
     let mut out = Vec::with_capacity(ranks.len());
-    // The previous answer: its rank, and per run the first index after it.
-    let mut prev: Option<usize> = None;
+    // The value at the rank after the last one answered, when it was at hand.
+    let mut next: Option<(usize, f64)> = None;
     for &k in ranks {
-        if prev.is_some_and(|p| p + 1 == k) {
-            // The next element: the smallest head after the previous answer.
-            let mut best: Option<f64> = None;
-            let mut best_run = 0;
-            for (i, r) in runs.iter().enumerate() {
-                if let Some(&v) = r.get(lo[i])
-                    && best.is_none_or(|x| v.total_cmp(&x).is_lt())
-                {
-                    best = Some(v);
-                    best_run = i;
-                }
-            }
-            let Some(v) = best else { break };
-            lo[best_run] += 1;
+        if let Some((nk, v)) = next
+            && nk == k
+        {
             out.push(v);
-            prev = Some(k);
             continue;
         }
         for (h, r) in hi.iter_mut().zip(runs) {
             *h = r.len();
         }
         loop {
+            let base: usize = lo.iter().sum();
+            let total: usize = lo.iter().zip(&hi).map(|(l, h)| h - l).sum();
+            if total == 0 || k < base {
+                return out; // cannot happen for a rank < n; leaves `out` short
+            }
+            if total <= gather_at {
+                buf.clear();
+                for i in 0..b {
+                    buf.extend_from_slice(&runs[i][lo[i]..hi[i]]);
+                }
+                let j = k - base;
+                if j >= buf.len() {
+                    return out;
+                }
+                let (_, v, right) = buf.select_nth_unstable_by(j, f64::total_cmp);
+                let v = *v;
+                out.push(v);
+                // The next rank: the smallest of the rest, or of what lies past the
+                // windows.
+                let after = right
+                    .iter()
+                    .copied()
+                    .chain((0..b).filter_map(|i| runs[i].get(hi[i]).copied()))
+                    .min_by(f64::total_cmp);
+                next = after.map(|a| (k + 1, a));
+                break;
+            }
             cand.clear();
-            let mut total = 0usize;
             for i in 0..b {
                 let w = hi[i] - lo[i];
                 if w > 0 {
                     let m = lo[i] + w / 2;
-                    cand.push((runs[i][m], i, m, w));
-                    total += w;
+                    cand.push((runs[i][m], i, m));
                 }
             }
-            if cand.is_empty() {
-                break; // cannot happen for a rank < n; leaves `out` short
-            }
-            cand.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
-            let mut cum = 0usize;
-            let mut pick = cand[cand.len() - 1];
-            for c in &cand {
-                cum += c.3;
-                if 2 * cum >= total {
-                    pick = *c;
-                    break;
-                }
-            }
-            let (p, pr, pm, _) = pick;
+            let mid = cand.len() / 2;
+            let (_, pick, _) = cand.select_nth_unstable_by(mid, |x, y| {
+                x.0.total_cmp(&y.0).then(x.1.cmp(&y.1))
+            });
+            let (p, pr, pm) = *pick;
             let mut count = 0usize;
             for i in 0..b {
                 let w = &runs[i][lo[i]..hi[i]];
@@ -397,14 +457,17 @@ fn select_sorted(runs: &[&[f64]], ranks: &[usize]) -> Vec<f64> {
                     lo[pr] += 1;
                 }
                 std::cmp::Ordering::Equal => {
+                    // The pivot is the answer; everything before it stays below.
                     lo.copy_from_slice(&below);
-                    lo[pr] += 1;
                     out.push(p);
+                    let after = (0..b)
+                        .filter_map(|i| runs[i].get(lo[i] + usize::from(i == pr)).copied())
+                        .min_by(f64::total_cmp);
+                    next = after.map(|a| (k + 1, a));
                     break;
                 }
             }
         }
-        prev = Some(k);
     }
     out
 }

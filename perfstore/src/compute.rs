@@ -1,7 +1,7 @@
 //! What both backends share: column lists, bucket widths, statistics in Rust.
 
 use perfcore::metrics::{DeviceRow, IntervalRow, Metric};
-use perfcore::stats::{Summary, summarize};
+use perfcore::stats::{Moments, Summary, summarize};
 
 use crate::error::{Error, Result};
 
@@ -213,20 +213,30 @@ pub(crate) fn encode_sorted(mut values: Vec<f64>) -> (i64, Vec<u8>) {
 
 /// A stored block's values, checked to be what [`encode_sorted`] writes: whole
 /// values, `count` of them, no NaN, ascending.
-pub(crate) fn decode_sorted(bytes: &[u8], count: i64) -> Result<Vec<f64>> {
+pub(crate) fn decode_sorted(bytes: &[u8], count: i64) -> Result<Run> {
     let corrupt = |why: &str| Error::Invalid(format!("a stored summary block is corrupt: {why}"));
     if !bytes.len().is_multiple_of(8) || i64::try_from(bytes.len() / 8).ok() != Some(count) {
         return Err(corrupt("its length does not match its count"));
     }
-    let out: Vec<f64> = bytes
-        .chunks_exact(8)
-        .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .collect();
-    // NaN fails the comparison too, so one pass checks both.
-    if out.windows(2).any(|w| w[0].total_cmp(&w[1]).is_gt()) || out.iter().any(|v| v.is_nan()) {
+    let mut out: Vec<f64> = Vec::with_capacity(bytes.len() / 8);
+    // One pass: convert and check the order (as order-preserving integers, so NaN,
+    // which has no place in that order for a block, is caught by its own test).
+    let mut prev = 0u64;
+    let mut ok = true;
+    for c in bytes.chunks_exact(8) {
+        let v = f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let b = v.to_bits();
+        let key = if b >> 63 == 1 { !b } else { b | (1 << 63) };
+        ok &= key >= prev && !v.is_nan();
+        prev = key;
+        out.push(v);
+    }
+    if !ok {
         return Err(corrupt("its values are not sorted"));
     }
-    Ok(out)
+    // While the block is in cache.
+    let moments = Moments::of(&out);
+    Ok((out, moments))
 }
 
 /// The parts of `[from, to)` that no span covers, in order (spans ordered, disjoint).
@@ -264,21 +274,25 @@ pub(crate) fn plan_blocks(timestamps: &[i64], closed: bool) -> Vec<Span> {
 }
 
 /// One metric's sorted runs and its loose values.
-type Parts = (Vec<Vec<f64>>, Vec<f64>);
+type Parts = (Vec<Run>, Vec<f64>);
 
 /// Summaries of metrics given as sorted runs (compacted blocks) plus unsorted loose
 /// values (rows outside any block), on worker threads; metrics without values are
 /// left out.
 pub(crate) async fn summarize_blocks(
-    columns: Vec<(Metric, Vec<Vec<f64>>, Vec<f64>)>,
+    columns: Vec<(Metric, Vec<Run>, Vec<f64>)>,
 ) -> Result<Vec<(Metric, Summary)>> {
     tokio::task::spawn_blocking(move || {
         let one = |(runs, loose): &mut Parts| {
             loose.retain(|v| !v.is_nan());
             loose.sort_unstable_by(f64::total_cmp);
-            let mut refs: Vec<&[f64]> = runs.iter().map(Vec::as_slice).collect();
+            let moments = runs
+                .iter()
+                .map(|r| r.1)
+                .fold(Moments::of(loose), Moments::merge);
+            let mut refs: Vec<&[f64]> = runs.iter().map(|r| r.0.as_slice()).collect();
             refs.push(loose);
-            perfcore::stats::summarize_sorted(&refs)
+            perfcore::stats::summarize_sorted_with(&refs, moments)
         };
         let mut work: Vec<(Metric, Parts)> =
             columns.into_iter().map(|(m, r, l)| (m, (r, l))).collect();
@@ -315,4 +329,7 @@ pub(crate) async fn summarize_blocks(
 }
 
 /// Compacted spans in a range and, per requested metric, their sorted values.
-pub(crate) type BlockRuns = (Vec<Span>, Vec<Vec<Vec<f64>>>);
+pub(crate) type BlockRuns = (Vec<Span>, Vec<Vec<Run>>);
+
+/// One block's sorted values and their moments.
+pub(crate) type Run = (Vec<f64>, Moments);

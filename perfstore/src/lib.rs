@@ -55,7 +55,6 @@ mod sqlite_read;
 mod types;
 mod validate;
 
-use futures_util::{StreamExt, TryStreamExt};
 use std::path::PathBuf;
 
 pub use compute::{BLOCK_ROWS, summarize_parallel};
@@ -471,7 +470,8 @@ impl Store {
     }
 
     /// Statistics of `metrics` of a machine in `[from_ms, to_ms)`: compacted spans
-    /// from their sorted blocks, the rows outside them from the table.
+    /// from their sorted blocks, the rows outside them from the table; the range is
+    /// read in parts on several connections.
     async fn summarize_metrics(
         &self,
         tenant: TenantId,
@@ -480,53 +480,62 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(Metric, Summary)>> {
-        let (spans, runs) =
-            on!(self, b => b.block_runs(tenant, machine, metrics, from_ms, to_ms).await)?;
-        if spans.is_empty() {
-            return self
-                .summarize_rows(tenant, machine, metrics, from_ms, to_ms)
-                .await;
-        }
-        let gaps = compute::gaps(&spans, from_ms, to_ms);
-        let parts: Vec<Vec<(Metric, Vec<f64>)>> = futures_util::stream::iter(gaps)
-            .map(|(a, b)| async move {
-                on!(self, s => s.dense_columns(tenant, machine, metrics, a, b).await)
-            })
-            .buffered(MAX_READ_PARTS)
-            .try_collect()
-            .await?;
-        let mut cols: Vec<(Metric, Vec<Vec<f64>>, Vec<f64>)> = metrics
-            .iter()
-            .zip(runs)
-            .map(|(m, r)| (*m, r, Vec::new()))
-            .collect();
-        for part in parts {
-            for ((_, _, loose), (_, v)) in cols.iter_mut().zip(part) {
-                loose.extend_from_slice(&v);
+        let t0 = std::time::Instant::now();
+        let ranges = self.split(tenant, machine, from_ms, to_ms).await?;
+        let ts = t0.elapsed();
+        let parts = futures_util::future::try_join_all(
+            ranges
+                .iter()
+                .map(|&(a, b)| self.summary_part(tenant, machine, metrics, a, b)),
+        )
+        .await?;
+        let mut cols: Vec<(Metric, Vec<compute::Run>, Vec<f64>)> =
+            metrics.iter().map(|m| (*m, Vec::new(), Vec::new())).collect();
+        for (runs, loose) in parts {
+            for ((_, all_runs, all_loose), (r, l)) in cols.iter_mut().zip(runs.into_iter().zip(loose))
+            {
+                all_runs.extend(r);
+                if all_loose.is_empty() {
+                    *all_loose = l;
+                } else {
+                    all_loose.extend_from_slice(&l);
+                }
             }
         }
-        compute::summarize_blocks(cols).await
+        if std::env::var("PERFAN_TIMING").is_ok() {
+            eprintln!("TIMING split {ts:?} parts+merge {:?}", t0.elapsed() - ts);
+        }
+        if cols.iter().all(|(_, runs, _)| runs.is_empty()) {
+            // Nothing compacted: a selection over the values beats sorting them.
+            let plain = cols.into_iter().map(|(m, _, l)| (m, l)).collect();
+            return compute::summarize_columns(plain).await;
+        }
+        let t = std::time::Instant::now();
+        let out = compute::summarize_blocks(cols).await;
+        if std::env::var("PERFAN_TIMING").is_ok() {
+            eprintln!("TIMING compute {:?}", t.elapsed());
+        }
+        out
     }
 
-    /// Statistics of `metrics` from the rows alone, read in parts on several
-    /// connections.
-    async fn summarize_rows(
+    /// One part of a summary's range: the sorted runs of the spans inside it, and
+    /// the values of the rows outside them, per metric.
+    async fn summary_part(
         &self,
         tenant: TenantId,
         machine: MachineId,
         metrics: &[Metric],
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Vec<(Metric, Summary)>> {
-        let present = metrics;
-        let ranges = self.split(tenant, machine, from_ms, to_ms).await?;
-        let parts = futures_util::future::try_join_all(ranges.iter().map(|&(a, b)| async move {
-            on!(self, s => s.dense_columns(tenant, machine, present, a, b).await)
-        }))
-        .await?;
-        let mut cols: Vec<(Metric, Vec<f64>)> = present.iter().map(|m| (*m, Vec::new())).collect();
-        for part in parts {
-            for ((_, all), (_, v)) in cols.iter_mut().zip(part) {
+    ) -> Result<(Vec<Vec<compute::Run>>, Vec<Vec<f64>>)> {
+        let t0 = std::time::Instant::now();
+        let (spans, runs) =
+            on!(self, b => b.block_runs(tenant, machine, metrics, from_ms, to_ms).await)?;
+        let t1 = t0.elapsed();
+        let mut loose: Vec<Vec<f64>> = vec![Vec::new(); metrics.len()];
+        for (a, b) in compute::gaps(&spans, from_ms, to_ms) {
+            let part = on!(self, s => s.dense_columns(tenant, machine, metrics, a, b).await)?;
+            for (all, (_, v)) in loose.iter_mut().zip(part) {
                 if all.is_empty() {
                     *all = v;
                 } else {
@@ -534,7 +543,10 @@ impl Store {
                 }
             }
         }
-        compute::summarize_columns(cols).await
+        if std::env::var("PERFAN_TIMING").is_ok() {
+            eprintln!("TIMING part blocks {t1:?} gaps {:?}", t0.elapsed() - t1);
+        }
+        Ok((runs, loose))
     }
 
     /// Compacts a machine's rows into sorted blocks of [`BLOCK_ROWS`] rows, which

@@ -611,7 +611,7 @@ impl PgStore {
             .replace("?4", "$4");
         let mut tx = self.tenant_tx(tenant).await?;
         let mut spans = Vec::new();
-        let mut runs: Vec<Vec<Vec<f64>>> = vec![Vec::new(); metrics.len()];
+        let mut runs: Vec<Vec<compute::Run>> = vec![Vec::new(); metrics.len()];
         {
             let mut stream = sqlx::query(AssertSqlSafe(text))
                 .bind(tenant.0)

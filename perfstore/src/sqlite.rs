@@ -789,7 +789,7 @@ impl SqliteStore {
         }
         let text = crate::sqlite_read::select_blocks(metrics);
         let mut spans = Vec::new();
-        let mut runs: Vec<Vec<Vec<f64>>> = vec![Vec::new(); metrics.len()];
+        let mut runs: Vec<Vec<compute::Run>> = vec![Vec::new(); metrics.len()];
         let mut stream = sqlx::query(AssertSqlSafe(text))
             .bind(tenant.0)
             .bind(machine.0)
@@ -924,6 +924,16 @@ impl SqliteStore {
         tx.commit()
             .await
             .map_err(Error::db("committing the compaction"))?;
+        if report.blocks > 0 {
+            // Move the new blocks from the WAL into the file, where the readers map
+            // them: while the WAL holds a page, each read of it is a lookup in the WAL
+            // index and a read(). TRUNCATE waits (up to the busy timeout) for readers
+            // and writers; when it cannot finish, a later checkpoint does.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await
+                .map_err(Error::db("checkpointing the compaction"))?;
+        }
         Ok(report)
     }
 
@@ -934,9 +944,13 @@ impl SqliteStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Option<(i64, i64)>> {
+        // Two subqueries: SQLite answers a lone MIN or MAX from one end of the index,
+        // but both in one SELECT scan the whole range (0.2 s per million rows).
         let r = sqlx::query(
-            "SELECT MIN(ts_ms), MAX(ts_ms) FROM interval_metrics \
-             WHERE tenant_id = ? AND machine_id = ? AND ts_ms >= ? AND ts_ms < ?",
+            "SELECT (SELECT MIN(ts_ms) FROM interval_metrics \
+             WHERE tenant_id = ?1 AND machine_id = ?2 AND ts_ms >= ?3 AND ts_ms < ?4), \
+             (SELECT MAX(ts_ms) FROM interval_metrics \
+             WHERE tenant_id = ?1 AND machine_id = ?2 AND ts_ms >= ?3 AND ts_ms < ?4)",
         )
         .bind(tenant.0)
         .bind(machine.0)
