@@ -211,32 +211,75 @@ pub(crate) fn encode_sorted(mut values: Vec<f64>) -> (i64, Vec<u8>) {
     (values.len() as i64, out)
 }
 
-/// A stored block's values, checked to be what [`encode_sorted`] writes: whole
-/// values, `count` of them, no NaN, ascending.
-pub(crate) fn decode_sorted(bytes: &[u8], count: i64) -> Result<Run> {
-    let corrupt = |why: &str| Error::Invalid(format!("a stored summary block is corrupt: {why}"));
-    if !bytes.len().is_multiple_of(8) || i64::try_from(bytes.len() / 8).ok() != Some(count) {
-        return Err(corrupt("its length does not match its count"));
+/// A metric's compacted blocks, decoded into one buffer (reused from metric to
+/// metric, so a summary holds one metric's values at a time, not all of them).
+#[derive(Debug, Default)]
+pub(crate) struct FlatRuns {
+    /// Every block's values, block after block.
+    pub values: Vec<f64>,
+    /// Each block's start and length in `values`, and its moments.
+    pub runs: Vec<(usize, usize, Moments)>,
+}
+
+impl FlatRuns {
+    /// Empties it, keeping the memory.
+    pub fn clear(&mut self) {
+        self.values.clear();
+        self.runs.clear();
     }
-    let mut out: Vec<f64> = Vec::with_capacity(bytes.len() / 8);
-    // One pass: convert and check the order (as order-preserving integers, so NaN,
-    // which has no place in that order for a block, is caught by its own test).
-    let mut prev = 0u64;
-    let mut ok = true;
-    for c in bytes.chunks_exact(8) {
-        let v = f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let b = v.to_bits();
-        let key = if b >> 63 == 1 { !b } else { b | (1 << 63) };
-        ok &= key >= prev && !v.is_nan();
-        prev = key;
-        out.push(v);
+
+    /// Appends a stored block, checked to be what [`encode_sorted`] writes: whole
+    /// values, `count` of them, no NaN, ascending.
+    pub fn push(&mut self, bytes: &[u8], count: i64) -> Result<()> {
+        let corrupt =
+            |why: &str| Error::Invalid(format!("a stored summary block is corrupt: {why}"));
+        if !bytes.len().is_multiple_of(8) || i64::try_from(bytes.len() / 8).ok() != Some(count) {
+            return Err(corrupt("its length does not match its count"));
+        }
+        let start = self.values.len();
+        self.values.extend(
+            bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])),
+        );
+        let block = &self.values[start..];
+        // Compared as order-preserving integers, all pairs without an early exit (so
+        // the loop vectorises); NaN has its own test.
+        let key = |v: f64| {
+            let b = v.to_bits();
+            if b >> 63 == 1 { !b } else { b | (1 << 63) }
+        };
+        let unsorted = block
+            .windows(2)
+            .fold(false, |bad, w| bad | (key(w[0]) > key(w[1])));
+        let nan = block.iter().fold(false, |bad, v| bad | v.is_nan());
+        if unsorted || nan {
+            self.values.truncate(start);
+            return Err(corrupt("its values are not sorted"));
+        }
+        // While the block is in cache.
+        let moments = Moments::of(block);
+        self.runs.push((start, block.len(), moments));
+        Ok(())
     }
-    if !ok {
-        return Err(corrupt("its values are not sorted"));
+
+    /// The statistics of these blocks and `loose` values (rows outside any block).
+    pub fn summarize_with(&self, loose: &mut Vec<f64>) -> Option<Summary> {
+        loose.retain(|v| !v.is_nan());
+        loose.sort_unstable_by(f64::total_cmp);
+        let moments = self
+            .runs
+            .iter()
+            .map(|r| r.2)
+            .fold(Moments::of(loose), Moments::merge);
+        let mut refs: Vec<&[f64]> = self
+            .runs
+            .iter()
+            .map(|&(start, len, _)| &self.values[start..start + len])
+            .collect();
+        refs.push(loose);
+        perfcore::stats::summarize_sorted_with(&refs, moments)
     }
-    // While the block is in cache.
-    let moments = Moments::of(&out);
-    Ok((out, moments))
 }
 
 /// The parts of `[from, to)` that no span covers, in order (spans ordered, disjoint).
@@ -273,63 +316,90 @@ pub(crate) fn plan_blocks(timestamps: &[i64], closed: bool) -> Vec<Span> {
         .collect()
 }
 
-/// One metric's sorted runs and its loose values.
-type Parts = (Vec<Run>, Vec<f64>);
-
-/// Summaries of metrics given as sorted runs (compacted blocks) plus unsorted loose
-/// values (rows outside any block), on worker threads; metrics without values are
-/// left out.
-pub(crate) async fn summarize_blocks(
-    columns: Vec<(Metric, Vec<Run>, Vec<f64>)>,
-) -> Result<Vec<(Metric, Summary)>> {
-    tokio::task::spawn_blocking(move || {
-        let one = |(runs, loose): &mut Parts| {
-            loose.retain(|v| !v.is_nan());
-            loose.sort_unstable_by(f64::total_cmp);
-            let moments = runs
-                .iter()
-                .map(|r| r.1)
-                .fold(Moments::of(loose), Moments::merge);
-            let mut refs: Vec<&[f64]> = runs.iter().map(|r| r.0.as_slice()).collect();
-            refs.push(loose);
-            perfcore::stats::summarize_sorted_with(&refs, moments)
-        };
-        let mut work: Vec<(Metric, Parts)> =
-            columns.into_iter().map(|(m, r, l)| (m, (r, l))).collect();
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(work.len())
-            .max(1);
-        let per = work.len().div_ceil(threads).max(1);
-        let results: Vec<Vec<(Metric, Option<Summary>)>> = std::thread::scope(|s| {
-            let handles: Vec<_> = work
-                .chunks_mut(per)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter_mut()
-                            .map(|(m, w)| (*m, one(w)))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        results
-            .into_iter()
-            .flatten()
-            .filter_map(|(m, s)| s.map(|s| (m, s)))
-            .collect()
-    })
-    .await
-    .map_err(|e| Error::Task(e.to_string()))
+/// `n` emptied buffers, taken from `bufs` first.
+pub(crate) fn reuse(mut bufs: Vec<FlatRuns>, n: usize) -> Vec<FlatRuns> {
+    bufs.resize_with(n, FlatRuns::default);
+    for b in &mut bufs {
+        b.clear();
+    }
+    bufs
 }
 
 /// Compacted spans in a range and, per requested metric, their sorted values.
-pub(crate) type BlockRuns = (Vec<Span>, Vec<Vec<Run>>);
+pub(crate) type BlockRuns = (Vec<Span>, Vec<FlatRuns>);
 
-/// One block's sorted values and their moments.
-pub(crate) type Run = (Vec<f64>, Moments);
+#[cfg(test)]
+mod block_tests {
+    use super::*;
+
+    fn span(first_ms: i64, last_ms: i64) -> Span {
+        Span {
+            first_ms,
+            last_ms,
+            rows: 1,
+        }
+    }
+
+    #[test]
+    fn gaps_are_what_no_span_covers() {
+        // Spans [10, 19] and [30, 39] inside [0, 50): gaps [0, 10), [20, 30), [40, 50).
+        let spans = [span(10, 19), span(30, 39)];
+        assert_eq!(gaps(&spans, 0, 50), [(0, 10), (20, 30), (40, 50)]);
+        // Touching spans leave no gap between them; a range inside one span has none.
+        assert_eq!(gaps(&[span(0, 9), span(10, 19)], 0, 20), []);
+        assert_eq!(gaps(&spans, 12, 15), []);
+        assert_eq!(gaps(&[], 5, 7), [(5, 7)]);
+        // The whole time line (what compaction looks at): the last gap is open.
+        assert_eq!(
+            gaps(&spans, i64::MIN, i64::MAX),
+            [(i64::MIN, 10), (20, 30), (40, i64::MAX)]
+        );
+    }
+
+    #[test]
+    fn blocks_are_full_unless_closed() {
+        let ts: Vec<i64> = (0..BLOCK_ROWS as i64 * 2 + 5).map(|i| i * 10).collect();
+        let open = plan_blocks(&ts, false);
+        assert_eq!(open.len(), 2);
+        assert_eq!(
+            open[1],
+            Span {
+                first_ms: BLOCK_ROWS as i64 * 10,
+                last_ms: (BLOCK_ROWS as i64 * 2 - 1) * 10,
+                rows: BLOCK_ROWS as i64
+            }
+        );
+        let closed = plan_blocks(&ts, true);
+        assert_eq!(closed.len(), 3);
+        assert_eq!(closed[2].rows, 5);
+        assert!(plan_blocks(&[], true).is_empty());
+    }
+
+    #[test]
+    fn blocks_decode_what_was_encoded_and_refuse_damage() {
+        let (count, bytes) = encode_sorted(vec![3.0, f64::NAN, -1.5, 2.0, 2.0]);
+        assert_eq!(count, 4);
+        let mut f = FlatRuns::default();
+        f.push(&bytes, count).unwrap();
+        assert_eq!(f.values, [-1.5, 2.0, 2.0, 3.0]);
+        assert_eq!(f.runs[0].2, Moments::of(&[-1.5, 2.0, 2.0, 3.0]));
+        // Wrong count, torn value, unsorted, NaN: errors, and nothing is kept.
+        for (b, c) in [
+            (bytes.clone(), 3),
+            (bytes[..31].to_vec(), 4),
+            ([&bytes[8..16], &bytes[..8]].concat(), 2),
+            ([f64::NAN.to_le_bytes()].concat(), 1),
+        ] {
+            let e = f.push(&b, c).unwrap_err();
+            assert!(e.to_string().contains("corrupt"), "{e}");
+            assert_eq!(f.values.len(), 4);
+        }
+        let mut loose = vec![10.0, -2.0];
+        let s = f.summarize_with(&mut loose).unwrap();
+        let want = summarize(&[-1.5, 2.0, 2.0, 3.0, 10.0, -2.0]).unwrap();
+        assert_eq!(
+            (s.count, s.min, s.max, s.p50),
+            (want.count, want.min, want.max, want.p50)
+        );
+    }
+}

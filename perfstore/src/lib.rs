@@ -82,6 +82,9 @@ const MS_PER_DAY: i64 = 86_400_000;
 
 /// Most connections one large read is spread over.
 const MAX_READ_PARTS: usize = 4;
+/// Times a summary starts over when the compacted spans change under it, before it
+/// reads the rows alone.
+const SUMMARY_ATTEMPTS: usize = 3;
 
 /// Ranges shorter than this are read whole (6 hours: 2,160 rows at 10 s).
 const SPLIT_MIN_SPAN_MS: i64 = 6 * 3_600_000;
@@ -470,8 +473,13 @@ impl Store {
     }
 
     /// Statistics of `metrics` of a machine in `[from_ms, to_ms)`: compacted spans
-    /// from their sorted blocks, the rows outside them from the table; the range is
-    /// read in parts on several connections.
+    /// from their sorted blocks, the rows outside them from the table.
+    ///
+    /// The spans are listed first and the rows outside them read for every metric;
+    /// then workers (one per core) take the metrics in turn, each reading one
+    /// metric's blocks into a buffer it reuses, so that memory holds one metric's
+    /// values per worker. Each metric's read lists the spans again: if they changed
+    /// (an ingest or retention ran meanwhile), the summary starts over.
     async fn summarize_metrics(
         &self,
         tenant: TenantId,
@@ -480,60 +488,36 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(Metric, Summary)>> {
-        let t0 = std::time::Instant::now();
-        let ranges = self.split(tenant, machine, from_ms, to_ms).await?;
-        let ts = t0.elapsed();
-        let parts = futures_util::future::try_join_all(
-            ranges
-                .iter()
-                .map(|&(a, b)| self.summary_part(tenant, machine, metrics, a, b)),
-        )
-        .await?;
-        let mut cols: Vec<(Metric, Vec<compute::Run>, Vec<f64>)> =
-            metrics.iter().map(|m| (*m, Vec::new(), Vec::new())).collect();
-        for (runs, loose) in parts {
-            for ((_, all_runs, all_loose), (r, l)) in cols.iter_mut().zip(runs.into_iter().zip(loose))
+        let range = (from_ms, to_ms);
+        for _ in 0..SUMMARY_ATTEMPTS {
+            let (spans, _) =
+                on!(self, b => b.block_runs(tenant, machine, &[], range, Vec::new()).await)?;
+            if spans.is_empty() {
+                break;
+            }
+            if let Some(out) = self
+                .summarize_spans(tenant, machine, metrics, range, &spans)
+                .await?
             {
-                all_runs.extend(r);
-                if all_loose.is_empty() {
-                    *all_loose = l;
-                } else {
-                    all_loose.extend_from_slice(&l);
-                }
+                return Ok(out);
             }
         }
-        if std::env::var("PERFAN_TIMING").is_ok() {
-            eprintln!("TIMING split {ts:?} parts+merge {:?}", t0.elapsed() - ts);
-        }
-        if cols.iter().all(|(_, runs, _)| runs.is_empty()) {
-            // Nothing compacted: a selection over the values beats sorting them.
-            let plain = cols.into_iter().map(|(m, _, l)| (m, l)).collect();
-            return compute::summarize_columns(plain).await;
-        }
-        let t = std::time::Instant::now();
-        let out = compute::summarize_blocks(cols).await;
-        if std::env::var("PERFAN_TIMING").is_ok() {
-            eprintln!("TIMING compute {:?}", t.elapsed());
-        }
-        out
+        self.summarize_rows(tenant, machine, metrics, from_ms, to_ms)
+            .await
     }
 
-    /// One part of a summary's range: the sorted runs of the spans inside it, and
-    /// the values of the rows outside them, per metric.
-    async fn summary_part(
+    /// [`Store::summarize_metrics`] over these `spans`; `None` when a metric's read
+    /// found other spans.
+    async fn summarize_spans(
         &self,
         tenant: TenantId,
         machine: MachineId,
         metrics: &[Metric],
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<(Vec<Vec<compute::Run>>, Vec<Vec<f64>>)> {
-        let t0 = std::time::Instant::now();
-        let (spans, runs) =
-            on!(self, b => b.block_runs(tenant, machine, metrics, from_ms, to_ms).await)?;
-        let t1 = t0.elapsed();
+        range: (i64, i64),
+        spans: &[compute::Span],
+    ) -> Result<Option<Vec<(Metric, Summary)>>> {
         let mut loose: Vec<Vec<f64>> = vec![Vec::new(); metrics.len()];
-        for (a, b) in compute::gaps(&spans, from_ms, to_ms) {
+        for (a, b) in compute::gaps(spans, range.0, range.1) {
             let part = on!(self, s => s.dense_columns(tenant, machine, metrics, a, b).await)?;
             for (all, (_, v)) in loose.iter_mut().zip(part) {
                 if all.is_empty() {
@@ -543,10 +527,77 @@ impl Store {
                 }
             }
         }
-        if std::env::var("PERFAN_TIMING").is_ok() {
-            eprintln!("TIMING part blocks {t1:?} gaps {:?}", t0.elapsed() - t1);
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, MAX_READ_PARTS)
+            .min(metrics.len().max(1));
+        // Worker w takes metrics w, w + workers, ... with their loose values.
+        let mut shares: Vec<Vec<(usize, Vec<f64>)>> = vec![Vec::new(); workers];
+        for (i, l) in loose.into_iter().enumerate() {
+            shares[i % workers].push((i, l));
         }
-        Ok((runs, loose))
+        let results =
+            futures_util::future::try_join_all(shares.into_iter().map(|share| async move {
+                let mut buf = compute::FlatRuns::default();
+                let mut out = Vec::with_capacity(share.len());
+                for (i, mut l) in share {
+                    let one = &metrics[i..=i];
+                    let (seen, mut bufs) =
+                        on!(self, b => b.block_runs(tenant, machine, one, range, vec![buf]).await)?;
+                    if seen != spans {
+                        return Ok::<_, Error>(None);
+                    }
+                    let runs = bufs.pop().unwrap_or_default();
+                    let (runs, s) = tokio::task::spawn_blocking(move || {
+                        let s = runs.summarize_with(&mut l);
+                        (runs, s)
+                    })
+                    .await
+                    .map_err(|e| Error::Task(e.to_string()))?;
+                    buf = runs;
+                    out.push((i, s));
+                }
+                Ok(Some(out))
+            }))
+            .await?;
+        let mut all: Vec<(usize, Summary)> = Vec::with_capacity(metrics.len());
+        for r in results {
+            let Some(part) = r else { return Ok(None) };
+            all.extend(part.into_iter().filter_map(|(i, s)| s.map(|s| (i, s))));
+        }
+        all.sort_unstable_by_key(|(i, _)| *i);
+        Ok(Some(
+            all.into_iter().map(|(i, s)| (metrics[i], s)).collect(),
+        ))
+    }
+
+    /// Statistics of `metrics` from the rows alone, read in parts on several
+    /// connections.
+    async fn summarize_rows(
+        &self,
+        tenant: TenantId,
+        machine: MachineId,
+        metrics: &[Metric],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(Metric, Summary)>> {
+        let ranges = self.split(tenant, machine, from_ms, to_ms).await?;
+        let parts = futures_util::future::try_join_all(ranges.iter().map(|&(a, b)| async move {
+            on!(self, s => s.dense_columns(tenant, machine, metrics, a, b).await)
+        }))
+        .await?;
+        let mut cols: Vec<(Metric, Vec<f64>)> = metrics.iter().map(|m| (*m, Vec::new())).collect();
+        for part in parts {
+            for ((_, all), (_, v)) in cols.iter_mut().zip(part) {
+                if all.is_empty() {
+                    *all = v;
+                } else {
+                    all.extend_from_slice(&v);
+                }
+            }
+        }
+        compute::summarize_columns(cols).await
     }
 
     /// Compacts a machine's rows into sorted blocks of [`BLOCK_ROWS`] rows, which

@@ -86,6 +86,11 @@ impl Fields<'_> {
         }
     }
 
+    /// A nullable BYTEA, or TEXT as UTF-8 bytes.
+    pub fn opt_bytes(&self, i: usize) -> Result<Option<&[u8]>> {
+        self.raw(i)
+    }
+
     /// A non-null BIGINT.
     pub fn i64(&self, i: usize) -> Result<i64> {
         self.fixed8(i)?

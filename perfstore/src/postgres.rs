@@ -601,42 +601,62 @@ impl PgStore {
         tenant: TenantId,
         machine: MachineId,
         metrics: &[Metric],
-        from_ms: i64,
-        to_ms: i64,
+        (from_ms, to_ms): (i64, i64),
+        bufs: Vec<compute::FlatRuns>,
     ) -> Result<compute::BlockRuns> {
-        let text = crate::sqlite_read::select_blocks(metrics)
-            .replace("?1", "$1")
-            .replace("?2", "$2")
-            .replace("?3", "$3")
-            .replace("?4", "$4");
-        let mut tx = self.tenant_tx(tenant).await?;
-        let mut spans = Vec::new();
-        let mut runs: Vec<Vec<compute::Run>> = vec![Vec::new(); metrics.len()];
-        {
-            let mut stream = sqlx::query(AssertSqlSafe(text))
-                .bind(tenant.0)
-                .bind(machine.0)
-                .bind(from_ms)
-                .bind(to_ms)
-                .fetch(&mut *tx);
-            while let Some(r) = stream
-                .try_next()
-                .await
-                .map_err(Error::db("reading summary blocks"))?
-            {
-                let span = compute::Span {
-                    first_ms: r.try_get(0).map_err(Error::db("first_ms"))?,
-                    last_ms: r.try_get(1).map_err(Error::db("last_ms"))?,
-                    rows: i64::from(r.try_get::<i32, _>(2).map_err(Error::db("row_count"))?),
-                };
-                let name: Option<&str> = r.try_get(3).map_err(Error::db("metric"))?;
-                let count: Option<i32> = r.try_get(4).map_err(Error::db("value_count"))?;
-                let bytes: Option<&[u8]> = r.try_get(5).map_err(Error::db("sorted_values"))?;
-                let block = match (name, count, bytes) {
-                    (Some(n), Some(c), Some(b)) => Some((n, i64::from(c), b)),
-                    _ => None,
-                };
-                crate::sqlite_read::add_block(&mut spans, &mut runs, metrics, span, block)?;
+        // One snapshot for the spans and the blocks, read as two plain index range
+        // scans (joined in SQL, the planner scanned every block of the machine per
+        // span until statistics existed). The blocks come by binary COPY out, which
+        // streams the 32 KB values faster than sqlx's rows. Only integers and metric
+        // names (identifiers of this crate) are formatted into the statement.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(Error::db("starting a read"))?;
+        set_tenant(&mut tx, tenant).await?;
+        let spans: Vec<compute::Span> = sqlx::query_as::<_, (i64, i64, i32)>(
+            "SELECT first_ms, last_ms, row_count FROM block_spans WHERE tenant_id = $1 \
+             AND machine_id = $2 AND last_ms >= $3 AND last_ms < $4 AND first_ms >= $3 \
+             ORDER BY last_ms",
+        )
+        .bind(tenant.0)
+        .bind(machine.0)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(Error::db("reading summary spans"))?
+        .into_iter()
+        .map(|(first_ms, last_ms, rows)| compute::Span {
+            first_ms,
+            last_ms,
+            rows: i64::from(rows),
+        })
+        .collect();
+        let mut runs = compute::reuse(bufs, metrics.len());
+        if !spans.is_empty() {
+            for (m, run) in metrics.iter().zip(runs.iter_mut()) {
+                let select = format!(
+                    "SELECT last_ms, value_count::bigint, sorted_values FROM metric_blocks \
+                     WHERE tenant_id = {t} AND machine_id = {mach} AND metric = '{name}' \
+                     AND last_ms >= {from_ms} AND last_ms < {to_ms} AND first_ms >= {from_ms} \
+                     ORDER BY last_ms",
+                    t = tenant.0,
+                    mach = machine.0,
+                    name = m.name(),
+                );
+                copy_out_on(&mut tx, &select, &mut |f| {
+                    let last = f.i64(0)?;
+                    if spans.binary_search_by_key(&last, |s| s.last_ms).is_err() {
+                        return Err(Error::Invalid("a summary block without its span".into()));
+                    }
+                    let bytes = f
+                        .opt_bytes(2)?
+                        .ok_or_else(|| Error::Invalid("stored block values are NULL".into()))?;
+                    run.push(bytes, f.i64(1)?)
+                })
+                .await?;
             }
         }
         tx.commit().await.map_err(Error::db("ending a read"))?;
@@ -732,25 +752,37 @@ impl PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(Error::db("writing a summary span"))?;
+                // One statement per block (COPY FROM is refused under row-level
+                // security).
+                let mut names: Vec<&str> = Vec::with_capacity(present.len());
+                let mut counts: Vec<i32> = Vec::with_capacity(present.len());
+                let mut blobs: Vec<Vec<u8>> = Vec::with_capacity(present.len());
                 for (m, values) in present.iter().zip(cols) {
                     if values.is_empty() {
                         continue;
                     }
                     let (count, bytes) = compute::encode_sorted(values);
+                    names.push(m.name());
+                    counts.push(i32::try_from(count).unwrap_or(i32::MAX));
+                    blobs.push(bytes);
+                }
+                if !names.is_empty() {
                     sqlx::query(
                         "INSERT INTO metric_blocks (tenant_id, machine_id, last_ms, metric, \
-                         first_ms, value_count, sorted_values) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                         first_ms, value_count, sorted_values) \
+                         SELECT $1, $2, $3, m, $4, c, v \
+                         FROM unnest($5::text[], $6::int[], $7::bytea[]) AS u(m, c, v)",
                     )
                     .bind(tenant.0)
                     .bind(machine.0)
                     .bind(block.last_ms)
-                    .bind(m.name())
                     .bind(block.first_ms)
-                    .bind(i32::try_from(count).unwrap_or(i32::MAX))
-                    .bind(bytes)
+                    .bind(&names)
+                    .bind(&counts)
+                    .bind(&blobs)
                     .execute(&mut *tx)
                     .await
-                    .map_err(Error::db("writing a summary block"))?;
+                    .map_err(Error::db("writing summary blocks"))?;
                 }
                 report.blocks += 1;
                 report.rows += block.rows as u64;

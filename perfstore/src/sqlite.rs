@@ -780,16 +780,23 @@ impl SqliteStore {
         tenant: TenantId,
         machine: MachineId,
         metrics: &[Metric],
-        from_ms: i64,
-        to_ms: i64,
+        (from_ms, to_ms): (i64, i64),
+        bufs: Vec<compute::FlatRuns>,
     ) -> Result<compute::BlockRuns> {
         if let Some(r) = &self.reader {
-            return crate::sqlite_read::block_runs(r, tenant, machine, metrics, from_ms, to_ms)
-                .await;
+            return crate::sqlite_read::block_runs(
+                r,
+                tenant,
+                machine,
+                metrics,
+                (from_ms, to_ms),
+                bufs,
+            )
+            .await;
         }
         let text = crate::sqlite_read::select_blocks(metrics);
         let mut spans = Vec::new();
-        let mut runs: Vec<Vec<compute::Run>> = vec![Vec::new(); metrics.len()];
+        let mut runs = compute::reuse(bufs, metrics.len());
         let mut stream = sqlx::query(AssertSqlSafe(text))
             .bind(tenant.0)
             .bind(machine.0)

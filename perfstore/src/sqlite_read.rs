@@ -284,7 +284,7 @@ pub(crate) fn select_blocks(metrics: &[Metric]) -> String {
 /// the metric's sorted values to that metric's runs.
 pub(crate) fn add_block(
     spans: &mut Vec<compute::Span>,
-    runs: &mut [Vec<compute::Run>],
+    runs: &mut [compute::FlatRuns],
     metrics: &[Metric],
     span: compute::Span,
     block: Option<(&str, i64, &[u8])>,
@@ -295,25 +295,25 @@ pub(crate) fn add_block(
     if let Some((name, count, bytes)) = block
         && let Some(i) = metrics.iter().position(|m| m.name() == name)
     {
-        runs[i].push(compute::decode_sorted(bytes, count)?);
+        runs[i].push(bytes, count)?;
     }
     Ok(())
 }
 
 /// The compacted spans of a machine inside `[from_ms, to_ms)` and, per metric, the
-/// sorted values of those spans.
+/// sorted values of those spans, decoded into `bufs` (reused).
 pub(crate) async fn block_runs(
     reader: &SharedReader,
     tenant: TenantId,
     machine: MachineId,
     metrics: &[Metric],
-    from_ms: i64,
-    to_ms: i64,
+    (from_ms, to_ms): (i64, i64),
+    bufs: Vec<compute::FlatRuns>,
 ) -> Result<compute::BlockRuns> {
     let metrics = metrics.to_vec();
     run(reader, move |c| {
         let mut spans = Vec::new();
-        let mut runs: Vec<Vec<compute::Run>> = vec![Vec::new(); metrics.len()];
+        let mut runs = compute::reuse(bufs, metrics.len());
         let text = select_blocks(&metrics);
         let range = (tenant, machine, from_ms, to_ms);
         each_row(c, &text, range, "reading summary blocks", |r| {

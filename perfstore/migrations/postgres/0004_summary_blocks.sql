@@ -29,9 +29,12 @@ CREATE TABLE metric_blocks (
     first_ms BIGINT NOT NULL,
     value_count INTEGER NOT NULL,
     sorted_values BYTEA NOT NULL,
-    PRIMARY KEY (tenant_id, machine_id, last_ms, metric),
+    -- A summary reads one metric's blocks in time order; ingest and retention
+    -- delete by span, through the second index.
+    PRIMARY KEY (tenant_id, machine_id, metric, last_ms),
     FOREIGN KEY (tenant_id, machine_id) REFERENCES machines (tenant_id, id) ON DELETE CASCADE
 );
+CREATE INDEX metric_blocks_by_span ON metric_blocks (tenant_id, machine_id, last_ms);
 -- The values are packed and sorted already; pglz would find little to gain.
 ALTER TABLE metric_blocks ALTER COLUMN sorted_values SET STORAGE EXTERNAL;
 

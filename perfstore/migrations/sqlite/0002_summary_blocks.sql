@@ -25,6 +25,9 @@ CREATE TABLE metric_blocks (
     first_ms INTEGER NOT NULL,
     value_count INTEGER NOT NULL,
     sorted_values BLOB NOT NULL,
-    PRIMARY KEY (tenant_id, machine_id, last_ms, metric),
+    -- A summary reads one metric's blocks in time order; ingest and retention
+    -- delete by span, through the second index.
+    PRIMARY KEY (tenant_id, machine_id, metric, last_ms),
     FOREIGN KEY (tenant_id, machine_id) REFERENCES machines (tenant_id, id) ON DELETE CASCADE
 );
+CREATE INDEX metric_blocks_by_span ON metric_blocks (tenant_id, machine_id, last_ms);
