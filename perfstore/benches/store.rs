@@ -377,6 +377,44 @@ enum Floor<'a> {
     Postgres(&'a str),
 }
 
+/// One bare read, on one connection, of the machine's compacted block values (every
+/// byte of them): the floor under a summary from blocks.
+async fn blocks_floor(floor: &Floor<'_>, t: i64, m: i64) -> (Duration, usize) {
+    let select = format!(
+        "SELECT sorted_values FROM metric_blocks WHERE tenant_id = {t} AND machine_id = {m}"
+    );
+    let start = Instant::now();
+    let mut bytes = 0usize;
+    match floor {
+        Floor::Sqlite(path) => {
+            let c = rusqlite::Connection::open(path).unwrap();
+            c.pragma_update(None, "mmap_size", 1i64 << 31).unwrap();
+            let mut stmt = c.prepare(&select).unwrap();
+            let mut q = stmt.query([]).unwrap();
+            let mut x = 0u8;
+            while let Some(r) = q.next().unwrap() {
+                let b = r.get_ref(0).unwrap().as_blob().unwrap();
+                bytes += b.len();
+                x ^= b.iter().fold(0u8, |a, v| a ^ v);
+            }
+            std::hint::black_box(x);
+        }
+        Floor::Postgres(url) => {
+            use futures_util::TryStreamExt;
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            let mut s = c
+                .copy_out_raw(&format!("COPY ({select}) TO STDOUT (FORMAT binary)"))
+                .await
+                .unwrap();
+            while let Some(b) = s.try_next().await.unwrap() {
+                bytes += b.len();
+            }
+        }
+    }
+    assert!(bytes > 0);
+    (start.elapsed(), bytes)
+}
+
 /// One bare read, on one connection, of the metric columns of the machine's rows:
 /// rusqlite's step loop touching every value, or the bytes of a binary COPY TO.
 async fn read_floor(floor: &Floor<'_>, t: i64, m: i64) -> Duration {
@@ -482,6 +520,7 @@ async fn summary_and_export(
             );
         }
     }
+    let (bare_blocks, block_bytes) = blocks_floor(&floor, t.0, m.0).await;
     // A range that cuts two blocks: their rows come from the table.
     let (from, to) = (T0 + 1_000 * 10_000, T0 + (n as i64 - 1_000) * 10_000);
     let start = Instant::now();
@@ -489,10 +528,12 @@ async fn summary_and_export(
     let cut = start.elapsed();
     assert_eq!(part[0].1.count as usize, n - 2_000);
     println!(
-        "{label:<10} summary from compacted blocks: {:.3} s end to end (best of 5: {}; {:.3} s over a range cutting two blocks); compaction of {} rows into {} blocks {:.3} s; store {:.0} -> {:.0} MB",
+        "{label:<10} summary from compacted blocks: {:.3} s end to end (best of 5: {}; {:.3} s over a range cutting two blocks; a bare read of the {:.0} MB of blocks on 1 connection {:.3} s); compaction of {} rows into {} blocks {:.3} s; store {:.0} -> {:.0} MB",
         best_blocks.as_secs_f64(),
         each.join(", "),
         cut.as_secs_f64(),
+        block_bytes as f64 / 1e6,
+        bare_blocks.as_secs_f64(),
         c.rows,
         c.blocks,
         compact.as_secs_f64(),
