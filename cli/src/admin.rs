@@ -446,10 +446,7 @@ async fn dispatch(store: &Store, what: What) -> Result<()> {
                     store.compact(t.id, m.id).await?
                 }
             };
-            eprintln!(
-                "perfan: compacted {} rows into {} blocks",
-                r.rows, r.blocks
-            );
+            eprintln!("perfan: compacted {} rows into {} blocks", r.rows, r.blocks);
         }
         What::Retention(RetentionCmd::Apply { tenant, days }) => {
             let t = db::tenant(store, &tenant.tenant).await?;

@@ -294,7 +294,10 @@ fn import_compacts_and_admin_compact_finishes(db: &Db) {
     let first = db.dir.path().join("first.csv");
     wide_csv(&first, 0, 5_000);
     let (_, e) = db.ok(&["import", first.to_str().unwrap()]);
-    assert!(e.contains("compacted the rows into 1 summary blocks"), "{e}");
+    assert!(
+        e.contains("compacted the rows into 1 summary blocks"),
+        "{e}"
+    );
     assert!(e.contains("stored 5000 rows, 0 already present"), "{e}");
     let (_, e) = db.ok(&["admin", "compact"]);
     assert!(e.contains("compacted 0 rows into 0 blocks"), "{e}");
@@ -302,7 +305,10 @@ fn import_compacts_and_admin_compact_finishes(db: &Db) {
     let second = db.dir.path().join("second.csv");
     wide_csv(&second, 5_000, 3_200);
     let (_, e) = db.ok(&["import", "--batch", "1000", second.to_str().unwrap()]);
-    assert!(e.contains("compacted the rows into 1 summary blocks"), "{e}");
+    assert!(
+        e.contains("compacted the rows into 1 summary blocks"),
+        "{e}"
+    );
     let (_, e) = db.ok(&["admin", "compact", "--machine", "big"]);
     assert!(e.contains("compacted 0 rows into 0 blocks"), "{e}");
     let e = db.fails(&["admin", "compact", "--machine", "nope"]);

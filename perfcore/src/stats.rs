@@ -158,40 +158,7 @@ fn summarize_clean(data: &[f64]) -> Option<Summary> {
     if n == 0 {
         return None;
     }
-    // Two passes with four accumulators each: the sums vectorise, and the second
-    // pass (deviations from the mean) keeps the variance accurate.
-    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-    let mut acc = [0.0f64; 4];
-    let chunks = data.chunks_exact(4);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for k in 0..4 {
-            acc[k] += c[k];
-            min = min.min(c[k]);
-            max = max.max(c[k]);
-        }
-    }
-    for &x in tail {
-        acc[0] += x;
-        min = min.min(x);
-        max = max.max(x);
-    }
-    let mean = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    let mean = mean / n as f64;
-    let mut sq = [0.0f64; 4];
-    let chunks = data.chunks_exact(4);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for k in 0..4 {
-            let d = c[k] - mean;
-            sq[k] += d * d;
-        }
-    }
-    for &x in tail {
-        let d = x - mean;
-        sq[0] += d * d;
-    }
-    let m2 = (sq[0] + sq[1]) + (sq[2] + sq[3]);
+    let (Moments { mean, m2, .. }, min, max) = moments_min_max(data);
     // A mean outside [min, max] can only come from rounding: clamp it.
     let mean = mean.clamp(min, max);
     let stddev = if n > 1 {
@@ -253,6 +220,56 @@ fn assemble(
     }
 }
 
+/// The moments, minimum and maximum of NaN-free `data`: two passes with four
+/// accumulators each (the sums vectorise), the second (deviations from the mean)
+/// keeping the variance accurate.
+fn moments_min_max(data: &[f64]) -> (Moments, f64, f64) {
+    let n = data.len();
+    if n == 0 {
+        return (Moments::default(), f64::INFINITY, f64::NEG_INFINITY);
+    }
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut acc = [0.0f64; 4];
+    let chunks = data.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            acc[k] += c[k];
+            min = min.min(c[k]);
+            max = max.max(c[k]);
+        }
+    }
+    for &x in tail {
+        acc[0] += x;
+        min = min.min(x);
+        max = max.max(x);
+    }
+    let mean = ((acc[0] + acc[1]) + (acc[2] + acc[3])) / n as f64;
+    let mut sq = [0.0f64; 4];
+    let chunks = data.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            let d = c[k] - mean;
+            sq[k] += d * d;
+        }
+    }
+    for &x in tail {
+        let d = x - mean;
+        sq[0] += d * d;
+    }
+    let m2 = (sq[0] + sq[1]) + (sq[2] + sq[3]);
+    (
+        Moments {
+            count: n as u64,
+            mean,
+            m2,
+        },
+        min,
+        max,
+    )
+}
+
 /// Count, mean and sum of squared deviations of a series, mergeable: what the mean
 /// and the standard deviation of a union of series are computed from.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -268,40 +285,7 @@ pub struct Moments {
 impl Moments {
     /// The moments of `values` (NaN-free), in two passes for accuracy.
     pub fn of(values: &[f64]) -> Moments {
-        let n = values.len();
-        if n == 0 {
-            return Moments::default();
-        }
-        let mut acc = [0.0f64; 4];
-        let chunks = values.chunks_exact(4);
-        let tail = chunks.remainder();
-        for c in chunks {
-            for k in 0..4 {
-                acc[k] += c[k];
-            }
-        }
-        for &x in tail {
-            acc[0] += x;
-        }
-        let mean = ((acc[0] + acc[1]) + (acc[2] + acc[3])) / n as f64;
-        let mut sq = [0.0f64; 4];
-        let chunks = values.chunks_exact(4);
-        let tail = chunks.remainder();
-        for c in chunks {
-            for k in 0..4 {
-                let d = c[k] - mean;
-                sq[k] += d * d;
-            }
-        }
-        for &x in tail {
-            let d = x - mean;
-            sq[0] += d * d;
-        }
-        Moments {
-            count: n as u64,
-            mean,
-            m2: (sq[0] + sq[1]) + (sq[2] + sq[3]),
-        }
+        moments_min_max(values).0
     }
 
     /// The moments of the union of two series (Chan, Golub and LeVeque's update).
@@ -433,9 +417,8 @@ fn select_sorted(runs: &[&[f64]], ranks: &[usize]) -> Vec<f64> {
                 }
             }
             let mid = cand.len() / 2;
-            let (_, pick, _) = cand.select_nth_unstable_by(mid, |x, y| {
-                x.0.total_cmp(&y.0).then(x.1.cmp(&y.1))
-            });
+            let (_, pick, _) =
+                cand.select_nth_unstable_by(mid, |x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
             let (p, pr, pm) = *pick;
             let mut count = 0usize;
             for i in 0..b {

@@ -615,25 +615,7 @@ impl PgStore {
             .await
             .map_err(Error::db("starting a read"))?;
         set_tenant(&mut tx, tenant).await?;
-        let spans: Vec<compute::Span> = sqlx::query_as::<_, (i64, i64, i32)>(
-            "SELECT first_ms, last_ms, row_count FROM block_spans WHERE tenant_id = $1 \
-             AND machine_id = $2 AND last_ms >= $3 AND last_ms < $4 AND first_ms >= $3 \
-             ORDER BY last_ms",
-        )
-        .bind(tenant.0)
-        .bind(machine.0)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(Error::db("reading summary spans"))?
-        .into_iter()
-        .map(|(first_ms, last_ms, rows)| compute::Span {
-            first_ms,
-            last_ms,
-            rows: i64::from(rows),
-        })
-        .collect();
+        let spans = read_spans(&mut tx, tenant, machine, (from_ms, to_ms)).await?;
         let mut runs = compute::reuse(bufs, metrics.len());
         if !spans.is_empty() {
             for (m, run) in metrics.iter().zip(runs.iter_mut()) {
@@ -688,22 +670,7 @@ impl PgStore {
             });
         };
         let present = compute::present_metrics(mask);
-        let spans: Vec<compute::Span> = sqlx::query_as::<_, (i64, i64, i32)>(
-            "SELECT first_ms, last_ms, row_count FROM block_spans \
-             WHERE tenant_id = $1 AND machine_id = $2 ORDER BY last_ms",
-        )
-        .bind(tenant.0)
-        .bind(machine.0)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(Error::db("reading summary spans"))?
-        .into_iter()
-        .map(|(first_ms, last_ms, rows)| compute::Span {
-            first_ms,
-            last_ms,
-            rows: i64::from(rows),
-        })
-        .collect();
+        let spans = read_spans(&mut tx, tenant, machine, (i64::MIN, i64::MAX)).await?;
         let mut report = CompactReport::default();
         for (a, b) in compute::gaps(&spans, i64::MIN, i64::MAX) {
             let mut ts = Vec::new();
@@ -1545,4 +1512,33 @@ async fn copy_out_on(
         dec.feed(&chunk, &mut *on_tuple)?;
     }
     dec.finish()
+}
+
+/// The machine's compacted spans inside `[from, to)`, in time order.
+async fn read_spans(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    machine: MachineId,
+    (from_ms, to_ms): (i64, i64),
+) -> Result<Vec<compute::Span>> {
+    let rows: Vec<(i64, i64, i32)> = sqlx::query_as(
+        "SELECT first_ms, last_ms, row_count FROM block_spans WHERE tenant_id = $1 \
+         AND machine_id = $2 AND last_ms >= $3 AND last_ms < $4 AND first_ms >= $3 \
+         ORDER BY last_ms",
+    )
+    .bind(tenant.0)
+    .bind(machine.0)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(Error::db("reading summary spans"))?;
+    Ok(rows
+        .into_iter()
+        .map(|(first_ms, last_ms, rows)| compute::Span {
+            first_ms,
+            last_ms,
+            rows: i64::from(rows),
+        })
+        .collect())
 }
