@@ -653,6 +653,16 @@ async fn postgres_migration_3_keeps_rows_and_grants() {
     assert_eq!(back[9].values[Metric::Load1.index()], Some(5.0));
     let r = app.ingest(t, m, &rows(0, 10), &[]).await.unwrap();
     assert_eq!((r.stored, r.already_present), (10, 0));
+    // Migration 4 gave the old role the block tables too: it compacts and reads them.
+    app.ingest(t, m, &rows(2_000, 4_000), &[]).await.unwrap();
+    let c4 = app.compact(t, m).await.unwrap();
+    assert_eq!((c4.blocks, c4.rows), (1, 4_096));
+    let s = app.summary(t, m, i64::MIN, i64::MAX).await.unwrap();
+    let load = s.iter().find(|(x, _)| *x == Metric::Load1).unwrap().1;
+    let newer = crate::metric_values(&rows(0, 10), Metric::Load1).len()
+        + crate::metric_values(&rows(2_000, 4_000), Metric::Load1).len();
+    assert_eq!(load.count as usize, 1_000 + newer);
+    app.delete_before(t, T0 + 2_000 * 10_000).await.unwrap();
     let mut o = PgConnection::connect(&plain).await.unwrap();
     assert_eq!(
         count(&mut o, "SELECT count(*) FROM interval_metrics").await,
@@ -661,10 +671,13 @@ async fn postgres_migration_3_keeps_rows_and_grants() {
     );
     let mut tx = o.begin().await.unwrap();
     set_tenant(&mut tx, tenant).await;
+    // Retention took the 1,000 old rows, the 10 at T0 and the block (it began before
+    // the cutoff); the 4,000 rows after it are left.
     assert_eq!(
         count(&mut tx, "SELECT count(*) FROM interval_metrics").await,
-        1010
+        4_000
     );
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM block_spans").await, 0);
     tx.rollback().await.unwrap();
     o.close().await.ok();
     app.close().await;
