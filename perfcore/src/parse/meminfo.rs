@@ -142,6 +142,17 @@ const fn build_table() -> [Slot; 1 << HASH_BITS] {
 /// Known keys by hash, built (and checked for collisions) at compile time.
 const TABLE: [Slot; 1 << HASH_BITS] = build_table();
 
+/// `KEY_MASK[n]` keeps the low `n` bytes of a 16-byte word (`n` from 0 to 16).
+const KEY_MASK: [u128; 17] = {
+    let mut t = [0u128; 17];
+    let mut n = 1;
+    while n <= 16 {
+        t[n] = u128::MAX >> (128 - 8 * n);
+        n += 1;
+    }
+    t
+};
+
 /// The index into [`KNOWN`] of the key `bytes[ks..ks + len]`, if it is one:
 /// a hash, a table load and one comparison, with no branch per known key.
 #[inline]
@@ -152,8 +163,9 @@ fn known_index(bytes: &[u8], ks: usize, len: usize) -> Option<usize> {
     let w = match bytes.get(ks..ks + 16) {
         Some(chunk) => {
             let chunk: [u8; 16] = chunk.try_into().ok()?;
-            // Keep the key's `len` bytes (1 to 16).
-            u128::from_le_bytes(chunk) & (u128::MAX >> (128 - 8 * len))
+            // Keep the key's `len` bytes (1 to 16): a table load instead of a
+            // 128-bit shift by a variable amount.
+            u128::from_le_bytes(chunk) & KEY_MASK.get(len).copied().unwrap_or(0)
         }
         // Near the end of the input: build the word byte by byte.
         None => key_words(bytes.get(ks..ks + len)?),
