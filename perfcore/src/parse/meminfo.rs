@@ -101,7 +101,12 @@ const fn key_words(k: &[u8]) -> u128 {
 }
 
 const fn key_hash(w: u128, len: usize) -> usize {
-    let (lo, hi) = (w as u64, (w >> 64) as u64);
+    key_hash2(w as u64, (w >> 64) as u64, len)
+}
+
+/// [`key_hash`] of the key word's two halves.
+#[inline(always)]
+const fn key_hash2(lo: u64, hi: u64, len: usize) -> usize {
     ((lo ^ hi.rotate_left(29) ^ len as u64).wrapping_mul(HASH_MUL) >> (64 - HASH_BITS)) as usize
 }
 
@@ -142,6 +147,17 @@ const fn build_table() -> [Slot; 1 << HASH_BITS] {
 /// Known keys by hash, built (and checked for collisions) at compile time.
 const TABLE: [Slot; 1 << HASH_BITS] = build_table();
 
+/// `KEY_MASK[n]` keeps the low `n` bytes of a 16-byte word (`n` from 0 to 16).
+const KEY_MASK: [u128; 17] = {
+    let mut t = [0u128; 17];
+    let mut n = 1;
+    while n <= 16 {
+        t[n] = u128::MAX >> (128 - 8 * n);
+        n += 1;
+    }
+    t
+};
+
 /// The index into [`KNOWN`] of the key `bytes[ks..ks + len]`, if it is one:
 /// a hash, a table load and one comparison, with no branch per known key.
 #[inline]
@@ -152,8 +168,9 @@ fn known_index(bytes: &[u8], ks: usize, len: usize) -> Option<usize> {
     let w = match bytes.get(ks..ks + 16) {
         Some(chunk) => {
             let chunk: [u8; 16] = chunk.try_into().ok()?;
-            // Keep the key's `len` bytes (1 to 16).
-            u128::from_le_bytes(chunk) & (u128::MAX >> (128 - 8 * len))
+            // Keep the key's `len` bytes (1 to 16): a table load instead of a
+            // 128-bit shift by a variable amount.
+            u128::from_le_bytes(chunk) & KEY_MASK.get(len).copied().unwrap_or(0)
         }
         // Near the end of the input: build the word byte by byte.
         None => key_words(bytes.get(ks..ks + len)?),
@@ -330,6 +347,60 @@ impl<'a> Meminfo<'a> {
     }
 }
 
+/// The key of the line at `start` when it is in the shape the kernel prints:
+/// 1 to 15 bytes then `:`, with no `\n` before the `:` and no blank (nor any
+/// byte up to `' '`) first or last. Returns the index of the `:` and the
+/// key's index into [`KNOWN`] (`KNOWN.len()` for an unknown key), both from
+/// the line's first 16 bytes, loaded once: they serve the search for the
+/// colon, the trim test and the table lookup, which the general search does
+/// one after the other. `None` for any other line (and fewer than 16 bytes
+/// from `start` to the end): the general search then reads it, and reads a
+/// key this function accepts the same way.
+#[inline(always)]
+fn short_key(bytes: &[u8], start: usize) -> Option<(usize, usize)> {
+    let w: &[u8; 16] = bytes.get(start..)?.first_chunk()?;
+    // Two word loads; the bytes tested below are taken from these words
+    // (indexing `w` made LLVM rebuild the words from byte loads).
+    let lo = u64::from_le_bytes(*w.first_chunk::<8>()?);
+    let hi = u64::from_le_bytes(*w.last_chunk::<8>()?);
+    let colon = |v: u64| zero_bytes(v ^ (ONES * u64::from(b':')));
+    let newline = |v: u64| zero_bytes(v ^ (ONES * u64::from(b'\n')));
+    // The lowest flag of each mask is exact: the colon must come first.
+    let (k, key_lo, key_hi, last) = {
+        let (c, n) = (colon(lo), newline(lo));
+        if c | n != 0 {
+            if c.trailing_zeros() >= n.trailing_zeros() || c.trailing_zeros() < 8 {
+                return None; // a newline first, or an empty key
+            }
+            let k = (c.trailing_zeros() / 8) as usize;
+            let key = lo & ((1u64 << (8 * k)) - 1);
+            (k, key, 0, (key >> (8 * (k - 1))) as u8)
+        } else {
+            let (c, n) = (colon(hi), newline(hi));
+            if c.trailing_zeros() >= n.trailing_zeros() {
+                return None;
+            }
+            let j = (c.trailing_zeros() / 8) as usize;
+            let key = hi & ((1u64 << (8 * j)) - 1);
+            // The byte before the colon: lo's last byte when `j` is 0.
+            let last = (((key << 8) | (lo >> 56)) >> (8 * j)) as u8;
+            (8 + j, lo, key, last)
+        }
+    };
+    if (lo as u8) <= b' ' || last <= b' ' {
+        return None;
+    }
+    let slot = TABLE.get(key_hash2(key_lo, key_hi, k))?;
+    let index = if slot.words == (u128::from(key_hi) << 64 | u128::from(key_lo))
+        && usize::from(slot.len) == k
+    {
+        usize::from(slot.index)
+    } else {
+        KNOWN.len()
+    };
+    Some((start + k, index))
+}
+
 /// Index of the first `a` or `b` byte at or after `i`, or `b.len()`; eight bytes a step.
 #[inline]
 fn find2(bytes: &[u8], mut i: usize, a: u8, b: u8) -> usize {
@@ -365,11 +436,9 @@ fn find2(bytes: &[u8], mut i: usize, a: u8, b: u8) -> usize {
 /// # Ok::<(), perfcore::Error>(())
 /// ```
 pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
-    let mut m = Meminfo {
-        // A 6.x kernel prints about 55 lines.
-        entries: Vec::with_capacity(64),
-        known: [None; KNOWN.len()],
-    };
+    // A 6.x kernel prints about 55 lines.
+    let mut entries = Vec::with_capacity(64);
+    let mut known = [None; KNOWN.len()];
     // One validation of the whole text lets keys be sliced as `&str` without
     // checking each; a file that is not UTF-8 falls back to checking per key.
     let text = std::str::from_utf8(bytes).ok();
@@ -378,31 +447,34 @@ pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
     while i < bytes.len() {
         n += 1;
         let start = i;
-        let bad = |what: &str| {
-            Error::parse(
-                FILE,
-                n,
-                format!("{what}: {:?}", show(line_from(bytes, start))),
-            )
-        };
+        // A small closure, inlined at each use, around a cold function: a
+        // closure holding the formatting was called out of line, and its
+        // captures were stored for it on every line.
+        let bad = |what: &str| line_error(bytes, n, start, what);
         // The key runs to the first ':'.
-        i = find2(bytes, i, b':', b'\n');
-        if bytes.get(i) != Some(&b':') {
-            let line = bytes.get(start..i).unwrap_or_default();
-            if line.iter().all(|&c| is_space(c)) {
-                // Blank line.
-                i += 1;
-                continue;
+        let (ks, ke, index) = if let Some((colon, k)) = short_key(bytes, start) {
+            i = colon;
+            (start, colon, Some(k))
+        } else {
+            i = find2(bytes, i, b':', b'\n');
+            if bytes.get(i) != Some(&b':') {
+                let line = bytes.get(start..i).unwrap_or_default();
+                if line.iter().all(|&c| is_space(c)) {
+                    // Blank line.
+                    i += 1;
+                    continue;
+                }
+                return Err(bad("no ':' after the key"));
             }
-            return Err(bad("no ':' after the key"));
-        }
-        let (mut ks, mut ke) = (start, i);
-        while ks < ke && bytes.get(ks).is_some_and(|&c| is_space(c)) {
-            ks += 1;
-        }
-        while ke > ks && bytes.get(ke - 1).is_some_and(|&c| is_space(c)) {
-            ke -= 1;
-        }
+            let (mut ks, mut ke) = (start, i);
+            while ks < ke && bytes.get(ks).is_some_and(|&c| is_space(c)) {
+                ks += 1;
+            }
+            while ke > ks && bytes.get(ke - 1).is_some_and(|&c| is_space(c)) {
+                ke -= 1;
+            }
+            (ks, ke, None)
+        };
         i = skip_spaces(bytes, i + 1);
         // The value: decimal digits, eight a step.
         let vs = i;
@@ -467,14 +539,26 @@ pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
         let Some(key) = key else {
             return Err(bad("key is not UTF-8"));
         };
-        if let Some(k) = known_index(bytes, ks, ke - ks)
-            && let Some(slot @ None) = m.known.get_mut(k)
+        let k = index.or_else(|| known_index(bytes, ks, ke - ks));
+        if let Some(k) = k
+            && let Some(slot @ None) = known.get_mut(k)
         {
             *slot = Some(value);
         }
-        m.entries.push(MeminfoEntry { key, value, unit });
+        entries.push(MeminfoEntry { key, value, unit });
     }
-    Ok(m)
+    Ok(Meminfo { entries, known })
+}
+
+/// The error for line `n`, which starts at `start`.
+#[cold]
+#[inline(never)]
+fn line_error(bytes: &[u8], n: usize, start: usize, what: &str) -> Error {
+    Error::parse(
+        FILE,
+        n,
+        format!("{what}: {:?}", show(line_from(bytes, start))),
+    )
 }
 
 /// Serializes as a map of the keys as printed to the values as printed, in
@@ -1062,7 +1146,89 @@ VmallocTotal:   34359738367 kB\n";
         b
     }
 
+    /// What the general search makes of the key at `start`: the colon's
+    /// index and the key's index into `KNOWN` (`KNOWN.len()` when unknown),
+    /// when the key needs no trimming.
+    fn general_key(b: &[u8], start: usize) -> Option<(usize, usize)> {
+        let colon = find2(b, start, b':', b'\n');
+        if b.get(colon) != Some(&b':') || colon == start {
+            return None;
+        }
+        if is_space(b[start]) || is_space(b[colon - 1]) {
+            return None;
+        }
+        Some((
+            colon,
+            known_index(b, start, colon - start).unwrap_or(KNOWN.len()),
+        ))
+    }
+
+    fn check_short_key(text: &[u8]) {
+        for start in 0..text.len() {
+            if let Some(got) = short_key(text, start) {
+                assert_eq!(
+                    Some(got),
+                    general_key(text, start),
+                    "{:?} at {start}",
+                    String::from_utf8_lossy(text)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn short_key_reads_keys_as_the_general_search_does() {
+        let mut lines: Vec<String> = KNOWN.iter().map(|k| format!("{k}:   12 kB")).collect();
+        lines.extend(
+            [
+                "Active(anon):     142188 kB",
+                "Inactive(file):   942940 kB",
+                "HugePages_Total:       0",
+                "HugePages_Totals:       0",
+                "ShmemPmdMapped:        0 kB",
+                "MemTotalX: 5 kB",
+                "MemTota: 5 kB",
+                " MemTotal: 5 kB",
+                "MemTotal : 5 kB",
+                "\tMemTotal:\t5 kB",
+                "Mem Total: 5 kB",
+                ":5 kB",
+                "MemTotal 5 kB",
+                "Mem\nTotal: 5 kB",
+                "A: 1",
+                "Abcdefg: 1",
+                "Abcdefgh: 1",
+                "Abcdefghi: 1",
+                "Abcdefghijklmno: 1",
+                "Abcdefghijklmnop: 1",
+                "caf\u{e9}: 1 kB",
+            ]
+            .map(String::from),
+        );
+        for line in &lines {
+            let text = format!("{line}\nMemFree: 1 kB\nBuffers: 2 kB\n");
+            check_short_key(text.as_bytes());
+            // The same line last in the input, with and without its newline.
+            check_short_key(format!("{line}\n").as_bytes());
+            check_short_key(line.as_bytes());
+        }
+        let m = parse(b"HugePages_Surp:        7\nHugepagesize:       2048 kB\nMemFree:   1 kB\n")
+            .unwrap();
+        assert_eq!(m.hugepages_surp(), Some(7));
+        assert_eq!(m.hugepagesize_kib(), Some(2048));
+    }
+
     proptest! {
+        #[test]
+        fn short_key_agrees_with_the_general_search(
+            b in proptest::collection::vec(
+                proptest::sample::select(b"MemTotalHugePages_Frex:: \t\n(a)\xc3\xa9".to_vec()),
+                0..64,
+            )
+        ) {
+            check_short_key(&b);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..1024)) {
             if let Ok(m) = parse(&b) {

@@ -74,6 +74,22 @@ const POW10: [u64; 9] = [
 pub(crate) fn scan_digits(bytes: &[u8], mut i: usize) -> (u64, usize) {
     let start = i;
     let mut value: u64 = 0;
+    // The first word on its own: most values have fewer than eight digits,
+    // and then there is no earlier value to scale.
+    if let Some(w) = word_at(bytes, i) {
+        let mask = non_digits(w);
+        let digits = w.wrapping_sub(ONES * u64::from(b'0'));
+        if mask != 0 {
+            let n = mask.trailing_zeros() / 8;
+            if n == 0 {
+                return (0, 0);
+            }
+            // Move the n digits to the top bytes (leading zeros below them).
+            return (eight_digits(digits << (8 * (8 - n))), n as usize);
+        }
+        value = eight_digits(digits);
+        i += 8;
+    }
     while let Some(w) = word_at(bytes, i) {
         let mask = non_digits(w);
         let n = if mask == 0 {
@@ -111,4 +127,29 @@ pub(crate) fn line_from(b: &[u8], start: usize) -> &[u8] {
     let rest = b.get(start..).unwrap_or_default();
     let end = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
     rest.get(..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_digits_agrees_with_a_byte_loop() {
+        for len in 0..=24usize {
+            let digits: String = (0..len)
+                .map(|k| char::from(b'0' + (k % 10) as u8))
+                .collect();
+            for tail in ["", " kB\n", "x", "\n", "1234567 "] {
+                for lead in 0..9 {
+                    let text = format!("{}{digits}{tail}", " ".repeat(lead));
+                    let b = text.as_bytes();
+                    let n = b[lead..].iter().take_while(|c| c.is_ascii_digit()).count();
+                    let want = b[lead..lead + n].iter().fold(0u64, |v, &c| {
+                        v.wrapping_mul(10).wrapping_add(u64::from(c - b'0'))
+                    });
+                    assert_eq!(scan_digits(b, lead), (want, n), "{text:?}");
+                }
+            }
+        }
+    }
 }
