@@ -55,6 +55,62 @@ const KNOWN: [&str; 28] = [
     "Hugepagesize",
 ];
 
+/// Every key a kernel is known to print (up to 16 bytes): [`KNOWN`] first, then
+/// the rest. A line whose key is one of them borrows the key from this table, so
+/// the input need not be checked as UTF-8; any other key is checked on its own.
+const NAMES: [&str; KNOWN.len() + EXTRA.len()] = {
+    let mut t = [""; KNOWN.len() + EXTRA.len()];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        t[i] = KNOWN[i];
+        i += 1;
+    }
+    while i < t.len() {
+        t[i] = EXTRA[i - KNOWN.len()];
+        i += 1;
+    }
+    t
+};
+
+/// Keys without typed accessors.
+const EXTRA: [&str; 35] = [
+    "Active(anon)",
+    "Inactive(anon)",
+    "Active(file)",
+    "Inactive(file)",
+    "Unevictable",
+    "Mlocked",
+    "Zswap",
+    "Zswapped",
+    "WritebackTmp",
+    "VmallocTotal",
+    "VmallocChunk",
+    "Percpu",
+    "SecPageTables",
+    "NFS_Unstable",
+    "Bounce",
+    "KReclaimable",
+    "AnonHugePages",
+    "ShmemHugePages",
+    "ShmemPmdMapped",
+    "FileHugePages",
+    "FilePmdMapped",
+    "Hugetlb",
+    "DirectMap4k",
+    "DirectMap2M",
+    "DirectMap1G",
+    "CmaTotal",
+    "CmaFree",
+    "Unaccepted",
+    "Balloon",
+    "Quicklists",
+    "MmapCopy",
+    "HighTotal",
+    "HighFree",
+    "LowTotal",
+    "LowFree",
+];
+
 const MEM_TOTAL: usize = 0;
 const MEM_FREE: usize = 1;
 const MEM_AVAILABLE: usize = 2;
@@ -84,10 +140,10 @@ const HUGEPAGES_RSVD: usize = 25;
 const HUGEPAGES_SURP: usize = 26;
 const HUGEPAGESIZE: usize = 27;
 
-/// Multiplier of the key hash, chosen so that the known keys do not collide
+/// Multiplier of the key hash, chosen so that the keys of [`NAMES`] do not collide
 /// (checked at compile time by [`build_table`]).
-const HASH_MUL: u64 = 0x9403_560d_97da_e38d;
-const HASH_BITS: u32 = 7;
+const HASH_MUL: u64 = 0x7f7b_eb31_7c6a_4f0f;
+const HASH_BITS: u32 = 8;
 
 /// Up to 16 key bytes as a little-endian word, zero-padded.
 const fn key_words(k: &[u8]) -> u128 {
@@ -110,7 +166,7 @@ const fn key_hash2(lo: u64, hi: u64, len: usize) -> usize {
     ((lo ^ hi.rotate_left(29) ^ len as u64).wrapping_mul(HASH_MUL) >> (64 - HASH_BITS)) as usize
 }
 
-/// One slot of the key table: a known key's bytes, length and index into [`KNOWN`].
+/// One slot of the key table: a key's bytes, length and index into [`NAMES`].
 #[derive(Clone, Copy)]
 struct Slot {
     words: u128,
@@ -126,8 +182,8 @@ const fn build_table() -> [Slot; 1 << HASH_BITS] {
         index: 0,
     }; 1 << HASH_BITS];
     let mut i = 0;
-    while i < KNOWN.len() {
-        let k = KNOWN[i].as_bytes();
+    while i < NAMES.len() {
+        let k = NAMES[i].as_bytes();
         assert!(
             !k.is_empty() && k.len() <= 16,
             "known meminfo keys fit in 16 bytes"
@@ -350,7 +406,7 @@ impl<'a> Meminfo<'a> {
 /// The key of the line at `start` when it is in the shape the kernel prints:
 /// 1 to 15 bytes then `:`, with no `\n` before the `:` and no blank (nor any
 /// byte up to `' '`) first or last. Returns the index of the `:` and the
-/// key's index into [`KNOWN`] (`KNOWN.len()` for an unknown key), both from
+/// key's index into [`NAMES`] (`NAMES.len()` for an unknown key), both from
 /// the line's first 16 bytes, loaded once: they serve the search for the
 /// colon, the trim test and the table lookup, which the general search does
 /// one after the other. `None` for any other line (and fewer than 16 bytes
@@ -396,7 +452,7 @@ fn short_key(bytes: &[u8], start: usize) -> Option<(usize, usize)> {
     {
         usize::from(slot.index)
     } else {
-        KNOWN.len()
+        NAMES.len()
     };
     Some((start + k, index))
 }
@@ -439,9 +495,6 @@ pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
     // A 6.x kernel prints about 55 lines.
     let mut entries = Vec::with_capacity(64);
     let mut known = [None; KNOWN.len()];
-    // One validation of the whole text lets keys be sliced as `&str` without
-    // checking each; a file that is not UTF-8 falls back to checking per key.
-    let text = std::str::from_utf8(bytes).ok();
     let mut i = 0;
     let mut n = 0;
     while i < bytes.len() {
@@ -532,14 +585,16 @@ pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
         if ks == ke {
             return Err(bad("empty key"));
         }
-        let key = match text {
-            Some(t) => t.get(ks..ke),
-            None => bytes.get(ks..ke).and_then(utf8),
-        };
-        let Some(key) = key else {
-            return Err(bad("key is not UTF-8"));
-        };
         let k = index.or_else(|| known_index(bytes, ks, ke - ks));
+        // A key of the table is that table's string (equal bytes); any other is
+        // checked as UTF-8 by itself.
+        let key = match k.and_then(|k| NAMES.get(k)) {
+            Some(&name) => name,
+            None => match bytes.get(ks..ke).and_then(utf8) {
+                Some(key) => key,
+                None => return Err(bad("key is not UTF-8")),
+            },
+        };
         if let Some(k) = k
             && let Some(slot @ None) = known.get_mut(k)
         {
@@ -1147,7 +1202,7 @@ VmallocTotal:   34359738367 kB\n";
     }
 
     /// What the general search makes of the key at `start`: the colon's
-    /// index and the key's index into `KNOWN` (`KNOWN.len()` when unknown),
+    /// index and the key's index into `NAMES` (`NAMES.len()` when unknown),
     /// when the key needs no trimming.
     fn general_key(b: &[u8], start: usize) -> Option<(usize, usize)> {
         let colon = find2(b, start, b':', b'\n');
@@ -1159,7 +1214,7 @@ VmallocTotal:   34359738367 kB\n";
         }
         Some((
             colon,
-            known_index(b, start, colon - start).unwrap_or(KNOWN.len()),
+            known_index(b, start, colon - start).unwrap_or(NAMES.len()),
         ))
     }
 
