@@ -22,6 +22,20 @@ const KNOWN: [&str; 7] = [
     "oom_kill",
 ];
 
+/// The longest key of [`KNOWN`] (at most 16).
+const KNOWN_MAX_LEN: usize = {
+    let mut m = 0;
+    let mut i = 0;
+    while i < KNOWN.len() {
+        if KNOWN[i].len() > m {
+            m = KNOWN[i].len();
+        }
+        i += 1;
+    }
+    assert!(m <= 16, "known vmstat keys fit in 16 bytes");
+    m
+};
+
 const PGPGIN: usize = 0;
 const PGPGOUT: usize = 1;
 const PSWPIN: usize = 2;
@@ -153,7 +167,8 @@ fn low_bytes(w: u64, n: usize) -> u64 {
 /// The index into [`KNOWN`] of the key `bytes[ks..ks + len]`, if it is one.
 #[inline]
 fn known_index(bytes: &[u8], ks: usize, len: usize) -> Option<usize> {
-    if len == 0 || len > 16 {
+    // Most keys are longer than every known one: no hash for them.
+    if len == 0 || len > KNOWN_MAX_LEN {
         return None;
     }
     let w = match (word_at(bytes, ks), word_at(bytes, ks + 8)) {
@@ -200,6 +215,23 @@ fn find_key_end(bytes: &[u8], mut i: usize) -> usize {
     }
 }
 
+/// The line at `start` when it has the kernel's shape: a key that does not start
+/// with a blank, one space, 1 to 19 digits, a newline. Returns the key's end, the
+/// value and the next line's start; `None` sends the line to the general path.
+#[inline(always)]
+fn kernel_line(bytes: &[u8], start: usize) -> Option<(usize, u64, usize)> {
+    if bytes.get(start).is_none_or(|&c| is_space(c) || c == b'\n') {
+        return None;
+    }
+    let ke = find_key_end(bytes, start);
+    if bytes.get(ke) != Some(&b' ') {
+        return None;
+    }
+    let (value, digits) = scan_digits(bytes, ke + 1);
+    let end = ke + 1 + digits;
+    (digits > 0 && digits < 20 && bytes.get(end) == Some(&b'\n')).then_some((ke, value, end + 1))
+}
+
 /// Parses the text of `/proc/vmstat`.
 ///
 /// Each non-blank line must be `key value` with an unsigned decimal value;
@@ -235,6 +267,25 @@ pub fn parse(bytes: &[u8]) -> Result<Vmstat<'_>> {
                 format!("{what}: {:?}", show(line_from(bytes, start))),
             )
         };
+        if let Some((ke, value, next)) = kernel_line(bytes, start) {
+            // What the general path below reads from such a line, without its
+            // skips and checks.
+            let key = match text {
+                Some(t) => t.get(start..ke),
+                None => bytes.get(start..ke).and_then(utf8),
+            };
+            let Some(key) = key else {
+                return Err(bad("key is not UTF-8"));
+            };
+            if let Some(k) = known_index(bytes, start, ke - start)
+                && let Some(slot @ None) = v.known.get_mut(k)
+            {
+                *slot = Some(value);
+            }
+            v.entries.push((key, value));
+            i = next;
+            continue;
+        }
         let ks = skip_spaces(bytes, i);
         let ke = find_key_end(bytes, ks);
         if ks == ke {
@@ -667,6 +718,73 @@ oom_kill 3\n";
             }
         }
         b
+    }
+
+    /// What the general path of [`parse`] reads from the line at `start`, in the
+    /// same terms as [`kernel_line`]: key end, value and next line, for a line it
+    /// accepts with a newline after the value.
+    fn general_line(b: &[u8], start: usize) -> Option<(usize, u64, usize)> {
+        let ks = skip_spaces(b, start);
+        let ke = find_key_end(b, ks);
+        if ks == ke {
+            return None;
+        }
+        let vs = skip_spaces(b, ke);
+        let (v, n) = scan_digits(b, vs);
+        (n > 0 && n < 20 && b.get(vs + n) == Some(&b'\n')).then_some((ke, v, vs + n + 1))
+    }
+
+    #[test]
+    fn kernel_lines_read_as_the_general_path_reads_them() {
+        // A real kernel's file (6.18, 192 lines).
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/fixtures/live/debian12-kernel6.18-2cpu/sample0/proc/vmstat"
+        );
+        let text = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let mut lines = 0;
+        let mut start = 0;
+        while start < text.len() {
+            let got = kernel_line(&text, start).expect("a kernel line");
+            assert_eq!(Some(got), general_line(&text, start));
+            start = got.2;
+            lines += 1;
+        }
+        assert!(lines > 100, "{lines} lines");
+        // Shapes it leaves to the general path.
+        for odd in [
+            &b" pgpgin 1\n"[..],
+            b"pgpgin  1\n",
+            b"pgpgin\t1\n",
+            b"pgpgin 1 \n",
+            b"pgpgin 1",
+            b"pgpgin 12345678901234567890\n",
+            b"pgpgin x\n",
+            b"\n",
+        ] {
+            assert_eq!(
+                kernel_line(odd, 0),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(odd)
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn kernel_line_agrees_with_the_general_path(
+            bytes in prop::collection::vec(prop_oneof![
+                Just(b' '), Just(b'\t'), Just(b'\n'), Just(b'\x01'), Just(0xc3u8),
+                b'0'..=b'9', b'a'..=b'z', Just(b'_'),
+            ], 0..200),
+        ) {
+            for start in 0..bytes.len() {
+                if let Some(got) = kernel_line(&bytes, start) {
+                    prop_assert_eq!(Some(got), general_line(&bytes, start));
+                }
+            }
+        }
     }
 
     proptest! {
