@@ -109,10 +109,11 @@ fn median_ns(v: &mut [Duration]) -> f64 {
 /// Times each contender once per round, in an order that rotates every round,
 /// so that all of them see the same machine; prints medians and ratios.
 fn paired(rounds: usize, reader: &mut LiveReader, sample: &mut RawSample, floor: &mut ReadFloor) {
-    let mut times: [Vec<Duration>; 4] = Default::default();
+    const N: usize = 5;
+    let mut times: [Vec<Duration>; N] = Default::default();
     for round in 0..rounds {
-        for k in 0..4 {
-            let which = (round + k) % 4;
+        for k in 0..N {
+            let which = (round + k) % N;
             let t = Instant::now();
             match which {
                 0 => {
@@ -126,6 +127,11 @@ fn paired(rounds: usize, reader: &mut LiveReader, sample: &mut RawSample, floor:
                     let snap = sample.parse().expect("parse");
                     black_box(snap.stat.as_ref().map(|s| s.cpus.len()));
                 }
+                3 => {
+                    // The read alone: what the parse adds is the difference.
+                    reader.read(sample).expect("read");
+                    black_box(sample.is_empty());
+                }
                 _ => {
                     black_box(procfs_six().expect("procfs"));
                 }
@@ -133,14 +139,15 @@ fn paired(rounds: usize, reader: &mut LiveReader, sample: &mut RawSample, floor:
             times[which].push(t.elapsed());
         }
     }
-    let [eof, once, ours, procfs] = times.each_mut().map(|v| median_ns(v));
+    let [eof, once, ours, read, procfs] = times.each_mut().map(|v| median_ns(v));
     println!(
-        "paired: rounds={rounds} floor_eof_ns={eof:.0} floor_once_ns={once:.0} perfcore_ns={ours:.0} procfs_ns={procfs:.0}"
+        "paired: rounds={rounds} floor_eof_ns={eof:.0} floor_once_ns={once:.0} perfcore_ns={ours:.0} perfcore_read_only_ns={read:.0} procfs_ns={procfs:.0}"
     );
     println!(
-        "paired: perfcore/floor_eof={:.3} perfcore/floor_once={:.3} procfs/perfcore={:.2}",
+        "paired: perfcore/floor_eof={:.3} perfcore/floor_once={:.3} read_only/floor_eof={:.3} procfs/perfcore={:.2}",
         ours / eof,
         ours / once,
+        read / eof,
         procfs / ours
     );
 }
