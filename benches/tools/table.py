@@ -144,12 +144,14 @@ def main():
                     ("floor_eof_ns", "floor, pread to EOF"),
                     ("floor_once_ns", "floor, one pread per file"),
                     ("perfcore_ns", "perfcore read+parse"),
+                    ("perfcore_read_only_ns", "perfcore read only"),
                     ("procfs_ns", "procfs current()"),
                 ]:
                     print(f"| {label} | " + " | ".join(t(pr.get(r, {}).get(key)) for r in rs) + " |")
                 for key, label in [
                     ("perfcore/floor_eof", "perfcore ÷ floor (pread to EOF)"),
                     ("perfcore/floor_once", "perfcore ÷ floor (one pread per file)"),
+                    ("read_only/floor_eof", "perfcore read only ÷ floor (pread to EOF)"),
                     ("procfs/perfcore", "procfs ÷ perfcore"),
                 ]:
                     print(f"| {label} | " + " | ".join(
