@@ -519,13 +519,7 @@ impl Store {
         let mut loose: Vec<Vec<f64>> = vec![Vec::new(); metrics.len()];
         for (a, b) in compute::gaps(spans, range.0, range.1) {
             let part = on!(self, s => s.dense_columns(tenant, machine, metrics, a, b).await)?;
-            for (all, (_, v)) in loose.iter_mut().zip(part) {
-                if all.is_empty() {
-                    *all = v;
-                } else {
-                    all.extend_from_slice(&v);
-                }
-            }
+            append_columns(loose.iter_mut(), part);
         }
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -589,13 +583,7 @@ impl Store {
         .await?;
         let mut cols: Vec<(Metric, Vec<f64>)> = metrics.iter().map(|m| (*m, Vec::new())).collect();
         for part in parts {
-            for ((_, all), (_, v)) in cols.iter_mut().zip(part) {
-                if all.is_empty() {
-                    *all = v;
-                } else {
-                    all.extend_from_slice(&v);
-                }
-            }
+            append_columns(cols.iter_mut().map(|(_, all)| all), part);
         }
         compute::summarize_columns(cols).await
     }
@@ -785,6 +773,18 @@ fn check_name(what: &str, name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Appends each part column to its column (taking it whole when the column is
+/// still empty, as most are: one read part).
+fn append_columns<'a>(cols: impl Iterator<Item = &'a mut Vec<f64>>, part: Vec<(Metric, Vec<f64>)>) {
+    for (all, (_, v)) in cols.zip(part) {
+        if all.is_empty() {
+            *all = v;
+        } else {
+            all.extend_from_slice(&v);
+        }
+    }
 }
 
 #[cfg(test)]

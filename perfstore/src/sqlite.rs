@@ -390,19 +390,7 @@ impl SqliteStore {
         devices: &[DeviceRow],
     ) -> Result<IngestReport> {
         let mut tx = self.write_tx().await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM machines WHERE tenant_id = ? AND id = ?")
-                .bind(tenant.0)
-                .bind(machine.0)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(Error::db("checking the machine"))?;
-        if exists.is_none() {
-            return Err(Error::NotFound {
-                what: "machine",
-                name: machine.to_string(),
-            });
-        }
+        machine_mask(&mut tx, tenant, machine).await?;
         let mut report = IngestReport::default();
         report.stored = self.insert_rows(&mut tx, tenant, machine, rows).await?;
         report.already_present = rows.len() as u64 - report.stored;
@@ -834,19 +822,7 @@ impl SqliteStore {
         machine: MachineId,
     ) -> Result<CompactReport> {
         let mut tx = self.write_tx().await?;
-        let mask: Option<i64> =
-            sqlx::query_scalar("SELECT metric_mask FROM machines WHERE tenant_id = ? AND id = ?")
-                .bind(tenant.0)
-                .bind(machine.0)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(Error::db("checking the machine"))?;
-        let Some(mask) = mask else {
-            return Err(Error::NotFound {
-                what: "machine",
-                name: machine.to_string(),
-            });
-        };
+        let mask = machine_mask(&mut tx, tenant, machine).await?;
         let present = compute::present_metrics(mask);
         let spans: Vec<compute::Span> = sqlx::query_as::<_, (i64, i64, i64)>(
             "SELECT first_ms, last_ms, row_count FROM block_spans \
@@ -1484,4 +1460,23 @@ async fn invalidate_spans(
         .map_err(Error::db("deleting stale summary blocks"))?;
     }
     Ok(())
+}
+
+/// The machine's metric mask; `NotFound` when the tenant has no such machine.
+async fn machine_mask(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: TenantId,
+    machine: MachineId,
+) -> Result<i64> {
+    let mask: Option<i64> =
+        sqlx::query_scalar("SELECT metric_mask FROM machines WHERE tenant_id = ? AND id = ?")
+            .bind(tenant.0)
+            .bind(machine.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(Error::db("checking the machine"))?;
+    mask.ok_or_else(|| Error::NotFound {
+        what: "machine",
+        name: machine.to_string(),
+    })
 }
