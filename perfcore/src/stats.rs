@@ -307,6 +307,38 @@ impl Moments {
     }
 }
 
+/// The 0-based ranks (ascending, unique) whose values a summary of `n` values
+/// needs: for a caller that finds them itself, e.g. from a store's block sketches.
+pub fn summary_ranks(n: usize) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    wanted_ranks(n)
+}
+
+/// The summary of `n` values from their minimum, maximum, merged [`Moments`] and the
+/// values at [`summary_ranks`]`(n)`, in that order; `None` for no values or a wrong
+/// number of rank values.
+pub fn summary_from_ranks(
+    n: usize,
+    min: f64,
+    max: f64,
+    moments: Moments,
+    vals: &[f64],
+) -> Option<Summary> {
+    let ranks = summary_ranks(n);
+    if n == 0 || vals.len() != ranks.len() {
+        return None;
+    }
+    let mean = moments.mean.clamp(min, max);
+    let stddev = if n > 1 {
+        (moments.m2.max(0.0) / (n - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    Some(assemble(n, min, max, mean, stddev, &ranks, vals))
+}
+
 /// Summarises the union of `runs`, each already sorted ascending by
 /// [`f64::total_cmp`] and free of NaN (as a store keeps compacted blocks).
 ///

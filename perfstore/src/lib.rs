@@ -50,6 +50,7 @@ mod migrate;
 mod pgcopy;
 mod postgres;
 mod secret;
+mod sketch;
 mod sqlite;
 mod sqlite_read;
 mod types;
@@ -174,6 +175,9 @@ pub struct OpenOptions {
     /// SQLite: interval rows bound per INSERT statement (default 256), for the
     /// same reason.
     pub sqlite_rows_per_insert: Option<usize>,
+    /// Interval rows per compacted summary block at most (default [`BLOCK_ROWS`]).
+    /// Smaller blocks cost more to read; tests use them to exercise many blocks.
+    pub block_rows: Option<usize>,
 }
 
 impl OpenOptions {
@@ -188,6 +192,7 @@ impl OpenOptions {
             statement_cache: Some(16),
             sqlite_values_per_insert: Some(256),
             sqlite_rows_per_insert: Some(8),
+            block_rows: None,
         }
     }
 }
@@ -520,6 +525,23 @@ impl Store {
         for (a, b) in compute::gaps(spans, range.0, range.1) {
             let part = on!(self, s => s.dense_columns(tenant, machine, metrics, a, b).await)?;
             append_columns(loose.iter_mut(), part);
+        }
+        if let Backend::Postgres(pg) = &self.backend {
+            // Sending every value is the whole cost over a network: read sketches
+            // and slices instead.
+            let Some(sums) = pg
+                .sketch_summaries(tenant, machine, metrics, range, spans, loose)
+                .await?
+            else {
+                return Ok(None);
+            };
+            return Ok(Some(
+                metrics
+                    .iter()
+                    .zip(sums)
+                    .filter_map(|(m, s)| s.map(|s| (*m, s)))
+                    .collect(),
+            ));
         }
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())

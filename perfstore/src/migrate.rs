@@ -64,6 +64,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         name: "summary_blocks",
         sql: include_str!("../migrations/postgres/0004_summary_blocks.sql"),
     },
+    Migration {
+        version: 5,
+        name: "block_sketches",
+        sql: include_str!("../migrations/postgres/0005_block_sketches.sql"),
+    },
 ];
 
 /// The table that records applied migrations.

@@ -80,6 +80,8 @@ pub(crate) struct PgStore {
     pool: PgPool,
     /// The role may COPY into `perfan_ingest.interval_metrics` (migration 3).
     direct_copy: bool,
+    /// Rows per compacted block.
+    block_rows: usize,
 }
 
 /// The partition that holds every interval row; COPY may name it (migration 3).
@@ -106,6 +108,7 @@ impl PgStore {
         let mut store = PgStore {
             pool,
             direct_copy: false,
+            block_rows: compute::block_rows(options),
         };
         store.migrate().await?;
         store.direct_copy = sqlx::query_scalar(
@@ -645,8 +648,147 @@ impl PgStore {
         Ok((spans, runs))
     }
 
+    /// Summaries of `metrics` over `spans` and each metric's `loose` values (its rows
+    /// outside the spans), from the blocks' sketches and the few slices of their
+    /// values that can hold the percentiles ([`crate::sketch`]); `None` when the
+    /// spans are no longer those.
+    ///
+    /// One REPEATABLE READ snapshot covers the spans, the sketches and the slices, so
+    /// the slices are cut from the very blocks the sketches describe. Two statements
+    /// whatever the number of metrics: a binary COPY of the sketches, then one
+    /// SELECT of every slice (`substring` of the out-of-line values fetches only the
+    /// TOAST chunks it covers).
+    pub(crate) async fn sketch_summaries(
+        &self,
+        tenant: TenantId,
+        machine: MachineId,
+        metrics: &[Metric],
+        (from_ms, to_ms): (i64, i64),
+        spans: &[compute::Span],
+        loose: Vec<Vec<f64>>,
+    ) -> Result<Option<Vec<Option<perfcore::stats::Summary>>>> {
+        use crate::sketch::{BlockSketch, SketchSummary};
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(Error::db("starting a read"))?;
+        set_tenant(&mut tx, tenant).await?;
+        if read_spans(&mut tx, tenant, machine, (from_ms, to_ms)).await? != spans {
+            tx.commit().await.map_err(Error::db("ending a read"))?;
+            return Ok(None);
+        }
+        let mut sketches: Vec<Vec<BlockSketch>> = vec![Vec::new(); metrics.len()];
+        if !spans.is_empty() && !metrics.is_empty() {
+            // Only integers and metric names (identifiers of this crate) are
+            // formatted into the statement.
+            let names = metrics
+                .iter()
+                .map(|m| format!("'{}'", m.name()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let select = format!(
+                "SELECT metric, last_ms, value_count::bigint, value_mean, value_m2, sketch \
+                 FROM metric_blocks WHERE tenant_id = {t} AND machine_id = {mach} \
+                 AND metric IN ({names}) AND last_ms >= {from_ms} AND last_ms < {to_ms} \
+                 AND first_ms >= {from_ms} ORDER BY metric, last_ms",
+                t = tenant.0,
+                mach = machine.0,
+            );
+            copy_out_on(&mut tx, &select, &mut |f| {
+                let name = f.opt_bytes(0)?.unwrap_or_default();
+                let i = metrics
+                    .iter()
+                    .position(|m| m.name().as_bytes() == name)
+                    .ok_or_else(|| Error::Invalid("a summary block of another metric".into()))?;
+                let last = f.i64(1)?;
+                if spans.binary_search_by_key(&last, |s| s.last_ms).is_err() {
+                    return Err(Error::Invalid("a summary block without its span".into()));
+                }
+                let sketch = f
+                    .opt_bytes(5)?
+                    .ok_or_else(|| Error::Invalid("a stored block sketch is NULL".into()))?;
+                sketches[i].push(BlockSketch::new(
+                    last,
+                    f.i64(2)?,
+                    f.f64(3)?,
+                    f.f64(4)?,
+                    sketch,
+                )?);
+                Ok(())
+            })
+            .await?;
+        }
+        let plans: Vec<SketchSummary> = sketches
+            .into_iter()
+            .zip(loose)
+            .map(|(b, l)| SketchSummary::plan(b, l))
+            .collect();
+        let (mut names, mut lasts, mut starts, mut lens) = (vec![], vec![], vec![], vec![]);
+        for (m, plan) in metrics.iter().zip(&plans) {
+            for (_, last, a, z) in plan.reads() {
+                let byte = |p: usize| i32::try_from(p * 8).map_err(|_| Error::Invalid("a summary block is too large".into()));
+                names.push(m.name());
+                lasts.push(last);
+                starts.push(byte(a)? + 1);
+                lens.push(byte(z - a)?);
+            }
+        }
+        let slices: Vec<Vec<u8>> = if names.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_scalar(
+                "SELECT substring(b.sorted_values FROM w.s FOR w.l) \
+                 FROM unnest($1::text[], $2::bigint[], $3::int[], $4::int[]) \
+                 WITH ORDINALITY AS w(m, t, s, l, i) \
+                 JOIN metric_blocks b ON b.tenant_id = $5 AND b.machine_id = $6 \
+                 AND b.metric = w.m AND b.last_ms = w.t ORDER BY w.i",
+            )
+            .bind(&names)
+            .bind(&lasts)
+            .bind(&starts)
+            .bind(&lens)
+            .bind(tenant.0)
+            .bind(machine.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::db("reading summary block slices"))?
+        };
+        tx.commit().await.map_err(Error::db("ending a read"))?;
+        if slices.len() != names.len() {
+            return Err(Error::Invalid(
+                "a stored summary block is corrupt: a block its sketch names is missing".into(),
+            ));
+        }
+        let out = tokio::task::spawn_blocking(move || {
+            let mut slices = slices.into_iter();
+            let mut read: Vec<f64> = Vec::new();
+            plans
+                .iter()
+                .map(|plan| {
+                    read.clear();
+                    // Reads first: zip stops on it without taking a slice of the next metric.
+                    for ((_, _, a, z), bytes) in plan.reads().zip(slices.by_ref()) {
+                        let before = read.len();
+                        crate::sketch::decode_f64s(&bytes, &mut read)?;
+                        if read.len() - before != z - a {
+                            return Err(Error::Invalid(
+                                "a stored summary block is corrupt: it is shorter than its sketch says"
+                                    .into(),
+                            ));
+                        }
+                    }
+                    plan.finish(&read)
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))??;
+        Ok(Some(out))
+    }
+
     /// Compacts the machine's rows that no span covers into spans of
-    /// [`compute::BLOCK_ROWS`] rows (a short one only between two spans). The lock on
+    /// `block_rows` rows (a short one only between two spans). The lock on
     /// the machine's row keeps ingest (which takes it before it deletes stale spans)
     /// and retention out until this commits; the rows are read on the same connection.
     pub(crate) async fn compact(
@@ -685,7 +827,7 @@ impl PgStore {
                 Ok(())
             })
             .await?;
-            for block in compute::plan_blocks(&ts, b < i64::MAX) {
+            for block in compute::plan_blocks(&ts, b < i64::MAX, self.block_rows) {
                 let mut cols: Vec<Vec<f64>> = vec![Vec::new(); present.len()];
                 if !present.is_empty() {
                     let select = format!(
@@ -724,21 +866,28 @@ impl PgStore {
                 let mut names: Vec<&str> = Vec::with_capacity(present.len());
                 let mut counts: Vec<i32> = Vec::with_capacity(present.len());
                 let mut blobs: Vec<Vec<u8>> = Vec::with_capacity(present.len());
+                let mut means: Vec<f64> = Vec::with_capacity(present.len());
+                let mut m2s: Vec<f64> = Vec::with_capacity(present.len());
+                let mut sketches: Vec<Vec<u8>> = Vec::with_capacity(present.len());
                 for (m, values) in present.iter().zip(cols) {
                     if values.is_empty() {
                         continue;
                     }
-                    let (count, bytes) = compute::encode_sorted(values);
+                    let e = compute::encode_block(values);
                     names.push(m.name());
-                    counts.push(i32::try_from(count).unwrap_or(i32::MAX));
-                    blobs.push(bytes);
+                    counts.push(i32::try_from(e.count).unwrap_or(i32::MAX));
+                    blobs.push(e.sorted);
+                    means.push(e.moments.mean);
+                    m2s.push(e.moments.m2);
+                    sketches.push(e.sketch);
                 }
                 if !names.is_empty() {
                     sqlx::query(
                         "INSERT INTO metric_blocks (tenant_id, machine_id, last_ms, metric, \
-                         first_ms, value_count, sorted_values) \
-                         SELECT $1, $2, $3, m, $4, c, v \
-                         FROM unnest($5::text[], $6::int[], $7::bytea[]) AS u(m, c, v)",
+                         first_ms, value_count, sorted_values, value_mean, value_m2, sketch) \
+                         SELECT $1, $2, $3, m, $4, c, v, a, q, k FROM unnest($5::text[], \
+                         $6::int[], $7::bytea[], $8::float8[], $9::float8[], $10::bytea[]) \
+                         AS u(m, c, v, a, q, k)",
                     )
                     .bind(tenant.0)
                     .bind(machine.0)
@@ -747,6 +896,9 @@ impl PgStore {
                     .bind(&names)
                     .bind(&counts)
                     .bind(&blobs)
+                    .bind(&means)
+                    .bind(&m2s)
+                    .bind(&sketches)
                     .execute(&mut *tx)
                     .await
                     .map_err(Error::db("writing summary blocks"))?;

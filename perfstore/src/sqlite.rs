@@ -99,6 +99,8 @@ pub(crate) struct SqliteStore {
     rows_per_insert: usize,
     /// Bulk reads on their own connections (a file store; `None` in memory).
     reader: Option<crate::sqlite_read::SharedReader>,
+    /// Rows per compacted block.
+    block_rows: usize,
 }
 
 /// The ids of a batch's series, and, when they had to be read, every series of
@@ -201,6 +203,7 @@ impl SqliteStore {
                 .sqlite_rows_per_insert
                 .unwrap_or(ROWS_PER_INSERT)
                 .clamp(1, ROWS_PER_INSERT),
+            block_rows: compute::block_rows(options),
         };
         store.migrate().await?;
         Ok(store)
@@ -814,7 +817,7 @@ impl SqliteStore {
     }
 
     /// Compacts the machine's rows that no span covers into spans of
-    /// [`compute::BLOCK_ROWS`] rows (a short one only between two spans), under the
+    /// `block_rows` rows (a short one only between two spans), under the
     /// write lock, so no ingest or retention can change the rows meanwhile.
     pub(crate) async fn compact(
         &self,
@@ -859,7 +862,7 @@ impl SqliteStore {
                 .await
                 .map_err(Error::db("reading timestamps"))?,
             };
-            for block in compute::plan_blocks(&ts, b < i64::MAX) {
+            for block in compute::plan_blocks(&ts, b < i64::MAX, self.block_rows) {
                 let (from, to) = (block.first_ms, block.last_ms.saturating_add(1));
                 let cols = match &self.reader {
                     Some(r) => {
@@ -884,7 +887,8 @@ impl SqliteStore {
                     if values.is_empty() {
                         continue;
                     }
-                    let (count, bytes) = compute::encode_sorted(values);
+                    let encoded = compute::encode_block(values);
+                    let (count, bytes) = (encoded.count, encoded.sorted);
                     sqlx::query(
                         "INSERT INTO metric_blocks (tenant_id, machine_id, last_ms, metric, \
                          first_ms, value_count, sorted_values) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -3,9 +3,9 @@
 
 use perfcore::metrics::{IntervalRow, MachineFacts, Metric};
 use perfcore::stats::{Summary, summarize};
-use perfstore::{BLOCK_ROWS, Error, Labels, Store};
+use perfstore::{Error, Labels, Store};
 
-use crate::harness::TestDb;
+use crate::harness::{TEST_BLOCK_ROWS as BLOCK_ROWS, TestDb};
 use crate::{T0, both};
 
 async fn machine(store: &Store, tenant: perfstore::TenantId, key: &str) -> perfstore::MachineId {
@@ -223,7 +223,9 @@ async fn sqlite_damaged_block_is_an_error() {
 /// In-memory stores compact through sqlx inside the write transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_memory_store_compacts_too() {
-    let s = Store::open("sqlite::memory:").await.unwrap();
+    let s = Store::open_with("sqlite::memory:", &crate::harness::options())
+        .await
+        .unwrap();
     let t = s.tenant_by_name_or_create("a").await.unwrap().id;
     let m = machine(&s, t, "m").await;
     let all = rows(0..5_000);

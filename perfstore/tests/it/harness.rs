@@ -24,6 +24,17 @@ pub struct TestDb {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Rows per compacted block in the tests' stores: small enough that a few thousand
+/// rows make several blocks, large enough for a sketch of many strides.
+pub const TEST_BLOCK_ROWS: usize = 4096;
+
+/// The options every test store is opened with.
+pub fn options() -> perfstore::OpenOptions {
+    let mut o = perfstore::OpenOptions::default();
+    o.block_rows = Some(TEST_BLOCK_ROWS);
+    o
+}
+
 /// A name no other test (or test process) uses.
 pub fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -42,7 +53,7 @@ pub fn unique(prefix: &str) -> String {
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/store.db", dir.path().display());
-    let store = Store::open(&url).await.expect("open sqlite store");
+    let store = Store::open_with(&url, &options()).await.expect("open sqlite store");
     TestDb {
         store: store.into(),
         url,
@@ -102,7 +113,7 @@ pub async fn postgres() -> Option<TestDb> {
         .expect("create test database");
     conn.close().await.ok();
     let url = with_database(&admin, &name, None);
-    let store = Store::open(&url).await.expect("open postgres store");
+    let store = Store::open_with(&url, &options()).await.expect("open postgres store");
     Some(TestDb {
         store: store.into(),
         url,

@@ -44,7 +44,7 @@ async fn postgres_rls_walls_tenants_off_for_a_plain_role() {
     let plain = db.plain_role_url().await;
 
     // The application itself runs as the plain role: the whole API works under RLS.
-    let app = Store::open(&plain)
+    let app = Store::open_with(&plain, &crate::harness::options())
         .await
         .expect("open as plain role (no DDL needed)");
     let a = app.create_tenant("a").await.unwrap();
@@ -477,7 +477,7 @@ async fn postgres_ingest_without_the_partition_grant_stages() {
         return;
     };
     let plain = db.plain_role_url_without_ingest_grant().await;
-    let app = Store::open(&plain).await.unwrap();
+    let app = Store::open_with(&plain, &crate::harness::options()).await.unwrap();
     assert!(!app.copies_directly());
     let t = app.create_tenant("a").await.unwrap().id;
     let m = app
@@ -644,7 +644,7 @@ async fn postgres_migration_3_keeps_rows_and_grants() {
     // The old role still reads and writes through the policies, and stages (it has
     // no grant on the partition yet).
     let plain = crate::harness::with_database(&admin, &name, Some(&role));
-    let app = Store::open(&plain).await.unwrap();
+    let app = Store::open_with(&plain, &crate::harness::options()).await.unwrap();
     assert!(!app.copies_directly());
     let (t, m) = (perfstore::TenantId(tenant), perfstore::MachineId(machine));
     let back = app.rows(t, m, i64::MIN, i64::MAX).await.unwrap();
