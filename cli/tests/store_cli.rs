@@ -288,22 +288,25 @@ fn wide_csv(path: &Path, start: i64, n: i64) {
     std::fs::write(path, w.finish().unwrap()).unwrap();
 }
 
-/// `import` compacts what it stored into summary blocks of 4,096 rows; the last,
-/// unfilled block waits, and `admin compact` finds nothing more until it fills.
+/// `import` compacts what it stored into summary blocks of 16,384 rows
+/// (`perfstore::BLOCK_ROWS`) and a short last one, which the next compaction that
+/// finds newer rows builds again with them; `admin compact` without new rows does
+/// nothing.
 fn import_compacts_and_admin_compact_finishes(db: &Db) {
+    assert_eq!(perfstore::BLOCK_ROWS, 16_384);
     let first = db.dir.path().join("first.csv");
-    wide_csv(&first, 0, 5_000);
+    wide_csv(&first, 0, 20_000);
     let (_, e) = db.ok(&["import", first.to_str().unwrap()]);
     assert!(
-        e.contains("compacted the rows into 1 summary blocks"),
+        e.contains("compacted the rows into 2 summary blocks"),
         "{e}"
     );
-    assert!(e.contains("stored 5000 rows, 0 already present"), "{e}");
+    assert!(e.contains("stored 20000 rows, 0 already present"), "{e}");
     let (_, e) = db.ok(&["admin", "compact"]);
     assert!(e.contains("compacted 0 rows into 0 blocks"), "{e}");
-    // 3,200 more rows: the 904 waiting and these make one more full block.
+    // 3,000 more rows: the short block of 3,616 is built again with them.
     let second = db.dir.path().join("second.csv");
-    wide_csv(&second, 5_000, 3_200);
+    wide_csv(&second, 20_000, 3_000);
     let (_, e) = db.ok(&["import", "--batch", "1000", second.to_str().unwrap()]);
     assert!(
         e.contains("compacted the rows into 1 summary blocks"),

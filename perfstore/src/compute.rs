@@ -191,9 +191,10 @@ mod tests {
 /// values of that many consecutive rows, sorted, with a sketch of every 64th.
 ///
 /// A summary reads a few slices per block and percentile (PostgreSQL) or whole
-/// blocks (SQLite), and the rows after the last full block from the table: 65,536
-/// rows (18 hours at 1 s, 7.6 days at 10 s) keep the slices few and that tail short.
-pub const BLOCK_ROWS: usize = 65_536;
+/// blocks (SQLite), and the rows of the blocks its range cuts from the table:
+/// 16,384 rows (4.6 hours at 1 s, 1.9 days at 10 s) keep both the slices and those
+/// rows few.
+pub const BLOCK_ROWS: usize = 16_384;
 
 /// The block size of a store's options.
 pub(crate) fn block_rows(options: &crate::OpenOptions) -> usize {
@@ -326,14 +327,13 @@ pub(crate) fn gaps(spans: &[Span], from: i64, to: i64) -> Vec<(i64, i64)> {
     out
 }
 
-/// Cuts the sorted timestamps of uncovered rows into blocks of `size` rows; a short
-/// last block is kept only when `closed` (a span follows, so no row can join it later
-/// without invalidating something anyway).
-pub(crate) fn plan_blocks(timestamps: &[i64], closed: bool, size: usize) -> Vec<Span> {
-    let size = size.max(1);
+/// Cuts the sorted timestamps of uncovered rows into blocks of `size` rows, the last
+/// one possibly short. A short block at the end of a machine's rows is built again,
+/// with the rows stored after it, by the next compaction that finds such rows
+/// ([`reopened_tail`]).
+pub(crate) fn plan_blocks(timestamps: &[i64], size: usize) -> Vec<Span> {
     timestamps
-        .chunks(size)
-        .filter(|c| closed || c.len() == size)
+        .chunks(size.max(1))
         .filter_map(|c| {
             Some(Span {
                 first_ms: *c.first()?,
@@ -342,6 +342,13 @@ pub(crate) fn plan_blocks(timestamps: &[i64], closed: bool, size: usize) -> Vec<
             })
         })
         .collect()
+}
+
+/// The machine's last span, when it is short (fewer than `size` rows): compaction
+/// drops it and builds its rows again with the rows stored after it, if there are
+/// any, so that the spans stay full but for the last.
+pub(crate) fn reopened_tail(spans: &[Span], size: usize) -> Option<Span> {
+    spans.last().copied().filter(|s| (s.rows as usize) < size)
 }
 
 /// `n` emptied buffers, taken from `bufs` first.
@@ -385,22 +392,34 @@ mod block_tests {
     }
 
     #[test]
-    fn blocks_are_full_unless_closed() {
+    fn blocks_are_full_but_the_last() {
         let ts: Vec<i64> = (0..BLOCK_ROWS as i64 * 2 + 5).map(|i| i * 10).collect();
-        let open = plan_blocks(&ts, false, BLOCK_ROWS);
-        assert_eq!(open.len(), 2);
+        let blocks = plan_blocks(&ts, BLOCK_ROWS);
+        assert_eq!(blocks.len(), 3);
         assert_eq!(
-            open[1],
+            blocks[1],
             Span {
                 first_ms: BLOCK_ROWS as i64 * 10,
                 last_ms: (BLOCK_ROWS as i64 * 2 - 1) * 10,
                 rows: BLOCK_ROWS as i64
             }
         );
-        let closed = plan_blocks(&ts, true, BLOCK_ROWS);
-        assert_eq!(closed.len(), 3);
-        assert_eq!(closed[2].rows, 5);
-        assert!(plan_blocks(&[], true, 7).is_empty());
+        assert_eq!(blocks[2].rows, 5);
+        assert!(plan_blocks(&[], 7).is_empty());
+        // Only a short last span is reopened.
+        let full = Span {
+            first_ms: 0,
+            last_ms: 9,
+            rows: 10,
+        };
+        let short = Span {
+            first_ms: 10,
+            last_ms: 12,
+            rows: 3,
+        };
+        assert_eq!(reopened_tail(&[full, short], 10), Some(short));
+        assert_eq!(reopened_tail(&[short, full], 10), None);
+        assert_eq!(reopened_tail(&[], 10), None);
     }
 
     #[test]
@@ -410,7 +429,10 @@ mod block_tests {
         assert_eq!(count, 4);
         assert_eq!(e.moments, Moments::of(&[-1.5, 2.0, 2.0, 3.0]));
         // Four values: the sketch holds the first and the last.
-        assert_eq!(e.sketch, [(-1.5f64).to_le_bytes(), 3.0f64.to_le_bytes()].concat());
+        assert_eq!(
+            e.sketch,
+            [(-1.5f64).to_le_bytes(), 3.0f64.to_le_bytes()].concat()
+        );
         let mut f = FlatRuns::default();
         f.push(&bytes, count).unwrap();
         assert_eq!(f.values, [-1.5, 2.0, 2.0, 3.0]);

@@ -521,33 +521,56 @@ impl Store {
         range: (i64, i64),
         spans: &[compute::Span],
     ) -> Result<Option<Vec<(Metric, Summary)>>> {
-        let mut loose: Vec<Vec<f64>> = vec![Vec::new(); metrics.len()];
+        // The rows outside the spans (before, between and after them; up to two
+        // blocks' worth when the range cuts blocks), in parts on several connections.
+        let mut ranges = Vec::new();
         for (a, b) in compute::gaps(spans, range.0, range.1) {
-            let part = on!(self, s => s.dense_columns(tenant, machine, metrics, a, b).await)?;
-            append_columns(loose.iter_mut(), part);
+            ranges.extend(self.split(tenant, machine, a, b).await?);
         }
-        if let Backend::Postgres(pg) = &self.backend {
-            // Sending every value is the whole cost over a network: read sketches
-            // and slices instead.
-            let Some(sums) = pg
-                .sketch_summaries(tenant, machine, metrics, range, spans, loose)
-                .await?
-            else {
-                return Ok(None);
-            };
-            return Ok(Some(
-                metrics
-                    .iter()
-                    .zip(sums)
-                    .filter_map(|(m, s)| s.map(|s| (*m, s)))
-                    .collect(),
-            ));
+        let parts = futures_util::future::try_join_all(ranges.iter().map(|&(a, b)| async move {
+            on!(self, s => s.dense_columns(tenant, machine, metrics, a, b).await)
+        }))
+        .await?;
+        let mut loose: Vec<Vec<f64>> = vec![Vec::new(); metrics.len()];
+        for part in parts {
+            append_columns(loose.iter_mut(), part);
         }
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
             .clamp(1, MAX_READ_PARTS)
             .min(metrics.len().max(1));
+        if let Backend::Postgres(pg) = &self.backend {
+            // Sending every value is the whole cost over a network: read sketches
+            // and slices instead, the metrics shared out over `workers` connections
+            // (the server cuts the slices).
+            let mut shares: Vec<(Vec<usize>, Vec<Metric>, Vec<Vec<f64>>)> =
+                vec![Default::default(); workers];
+            for (i, l) in loose.into_iter().enumerate() {
+                let s = &mut shares[i % workers];
+                s.0.push(i);
+                s.1.push(metrics[i]);
+                s.2.push(l);
+            }
+            let results = futures_util::future::try_join_all(shares.into_iter().map(
+                |(idx, ms, l)| async move {
+                    let sums = pg
+                        .sketch_summaries(tenant, machine, &ms, range, spans, l)
+                        .await?;
+                    Ok::<_, Error>(sums.map(|s| idx.into_iter().zip(s).collect::<Vec<_>>()))
+                },
+            ))
+            .await?;
+            let mut all: Vec<(usize, Summary)> = Vec::with_capacity(metrics.len());
+            for r in results {
+                let Some(part) = r else { return Ok(None) };
+                all.extend(part.into_iter().filter_map(|(i, s)| s.map(|s| (i, s))));
+            }
+            all.sort_unstable_by_key(|(i, _)| *i);
+            return Ok(Some(
+                all.into_iter().map(|(i, s)| (metrics[i], s)).collect(),
+            ));
+        }
         // Worker w takes metrics w, w + workers, ... with their loose values.
         let mut shares: Vec<Vec<(usize, Vec<f64>)>> = vec![Vec::new(); workers];
         for (i, l) in loose.into_iter().enumerate() {

@@ -727,7 +727,10 @@ impl PgStore {
         let (mut names, mut lasts, mut starts, mut lens) = (vec![], vec![], vec![], vec![]);
         for (m, plan) in metrics.iter().zip(&plans) {
             for (_, last, a, z) in plan.reads() {
-                let byte = |p: usize| i32::try_from(p * 8).map_err(|_| Error::Invalid("a summary block is too large".into()));
+                let byte = |p: usize| {
+                    i32::try_from(p * 8)
+                        .map_err(|_| Error::Invalid("a summary block is too large".into()))
+                };
                 names.push(m.name());
                 lasts.push(last);
                 starts.push(byte(a)? + 1);
@@ -788,7 +791,8 @@ impl PgStore {
     }
 
     /// Compacts the machine's rows that no span covers into spans of
-    /// `block_rows` rows (a short one only between two spans). The lock on
+    /// `block_rows` rows (the last of each run of rows possibly short; a short last
+    /// span is built again with the rows after it). The lock on
     /// the machine's row keeps ingest (which takes it before it deletes stale spans)
     /// and retention out until this commits; the rows are read on the same connection.
     pub(crate) async fn compact(
@@ -812,7 +816,34 @@ impl PgStore {
             });
         };
         let present = compute::present_metrics(mask);
-        let spans = read_spans(&mut tx, tenant, machine, (i64::MIN, i64::MAX)).await?;
+        let mut spans = read_spans(&mut tx, tenant, machine, (i64::MIN, i64::MAX)).await?;
+        if let Some(tail) = compute::reopened_tail(&spans, self.block_rows) {
+            let newer: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM interval_metrics WHERE tenant_id = $1 \
+                 AND machine_id = $2 AND ts_ms > $3)",
+            )
+            .bind(tenant.0)
+            .bind(machine.0)
+            .bind(tail.last_ms)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(Error::db("looking for rows after the last span"))?;
+            if newer {
+                for table in ["metric_blocks", "block_spans"] {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "DELETE FROM {table} WHERE tenant_id = $1 AND machine_id = $2 \
+                         AND last_ms = $3"
+                    )))
+                    .bind(tenant.0)
+                    .bind(machine.0)
+                    .bind(tail.last_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Error::db("reopening the last summary span"))?;
+                }
+                spans.pop();
+            }
+        }
         let mut report = CompactReport::default();
         for (a, b) in compute::gaps(&spans, i64::MIN, i64::MAX) {
             let mut ts = Vec::new();
@@ -827,7 +858,7 @@ impl PgStore {
                 Ok(())
             })
             .await?;
-            for block in compute::plan_blocks(&ts, b < i64::MAX, self.block_rows) {
+            for block in compute::plan_blocks(&ts, self.block_rows) {
                 let mut cols: Vec<Vec<f64>> = vec![Vec::new(); present.len()];
                 if !present.is_empty() {
                     let select = format!(

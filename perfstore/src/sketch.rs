@@ -350,8 +350,7 @@ mod tests {
             .enumerate()
             .map(|(i, b)| {
                 let m = Moments::of(b);
-                BlockSketch::new(i as i64, b.len() as i64, m.mean, m.m2, &encode_sketch(b))
-                    .unwrap()
+                BlockSketch::new(i as i64, b.len() as i64, m.mean, m.m2, &encode_sketch(b)).unwrap()
             })
             .collect();
         let s = SketchSummary::plan(sketches, loose.to_vec());
@@ -371,7 +370,10 @@ mod tests {
                     (g.count, g.min, g.max, g.p50, g.p75, g.p90),
                     (w.count, w.min, w.max, w.p50, w.p75, w.p90)
                 );
-                assert_eq!((g.p95, g.p97_5, g.p99, g.p100), (w.p95, w.p97_5, w.p99, w.p100));
+                assert_eq!(
+                    (g.p95, g.p97_5, g.p99, g.p100),
+                    (w.p95, w.p97_5, w.p99, w.p100)
+                );
                 assert!((g.avg - w.avg).abs() <= 1e-9 * (1.0 + w.avg.abs()));
                 assert!((g.stddev - w.stddev).abs() <= 1e-9 * (1.0 + w.stddev.abs()));
             }
@@ -404,15 +406,24 @@ mod tests {
         let v: Vec<f64> = (0..200).map(|i| f64::from(i) * 0.5).collect();
         let sk = encode_sketch(&v);
         assert!(BlockSketch::new(0, 100, 1.0, 1.0, &sk).is_err(), "count");
-        assert!(BlockSketch::new(0, 200, 1.0, 1.0, &sk[..20]).is_err(), "torn");
+        assert!(
+            BlockSketch::new(0, 200, 1.0, 1.0, &sk[..20]).is_err(),
+            "torn"
+        );
         let mut swapped = sk.clone();
         swapped[..8].copy_from_slice(&sk[8..16]);
         swapped[8..16].copy_from_slice(&sk[..8]);
-        assert!(BlockSketch::new(0, 200, 1.0, 1.0, &swapped).is_err(), "order");
+        assert!(
+            BlockSketch::new(0, 200, 1.0, 1.0, &swapped).is_err(),
+            "order"
+        );
         let m = Moments::of(&v);
         let b = BlockSketch::new(0, 200, m.mean, m.m2, &sk).unwrap();
         let s = SketchSummary::plan(vec![b], Vec::new());
-        let mut read: Vec<f64> = s.reads().flat_map(|(_, _, a, z)| v[a..z].to_vec()).collect();
+        let mut read: Vec<f64> = s
+            .reads()
+            .flat_map(|(_, _, a, z)| v[a..z].to_vec())
+            .collect();
         assert!(s.finish(&read).unwrap().is_some());
         assert!(s.finish(&read[1..]).is_err(), "short");
         // A value at a sample position that differs from the sketch.

@@ -817,7 +817,8 @@ impl SqliteStore {
     }
 
     /// Compacts the machine's rows that no span covers into spans of
-    /// `block_rows` rows (a short one only between two spans), under the
+    /// `block_rows` rows (the last of each run of rows possibly short; a short last
+    /// span is built again with the rows after it), under the
     /// write lock, so no ingest or retention can change the rows meanwhile.
     pub(crate) async fn compact(
         &self,
@@ -827,7 +828,7 @@ impl SqliteStore {
         let mut tx = self.write_tx().await?;
         let mask = machine_mask(&mut tx, tenant, machine).await?;
         let present = compute::present_metrics(mask);
-        let spans: Vec<compute::Span> = sqlx::query_as::<_, (i64, i64, i64)>(
+        let mut spans: Vec<compute::Span> = sqlx::query_as::<_, (i64, i64, i64)>(
             "SELECT first_ms, last_ms, row_count FROM block_spans \
              WHERE tenant_id = ? AND machine_id = ? ORDER BY last_ms",
         )
@@ -843,6 +844,33 @@ impl SqliteStore {
             rows,
         })
         .collect();
+        if let Some(tail) = compute::reopened_tail(&spans, self.block_rows) {
+            let newer: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM interval_metrics WHERE tenant_id = ? \
+                 AND machine_id = ? AND ts_ms > ?)",
+            )
+            .bind(tenant.0)
+            .bind(machine.0)
+            .bind(tail.last_ms)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(Error::db("looking for rows after the last span"))?;
+            if newer {
+                for table in ["metric_blocks", "block_spans"] {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "DELETE FROM {table} WHERE tenant_id = ? AND machine_id = ? \
+                         AND last_ms = ?"
+                    )))
+                    .bind(tenant.0)
+                    .bind(machine.0)
+                    .bind(tail.last_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Error::db("reopening the last summary span"))?;
+                }
+                spans.pop();
+            }
+        }
         let mut report = CompactReport::default();
         for (a, b) in compute::gaps(&spans, i64::MIN, i64::MAX) {
             // The reader sees the last commit, which cannot change while this
@@ -862,7 +890,7 @@ impl SqliteStore {
                 .await
                 .map_err(Error::db("reading timestamps"))?,
             };
-            for block in compute::plan_blocks(&ts, b < i64::MAX, self.block_rows) {
+            for block in compute::plan_blocks(&ts, self.block_rows) {
                 let (from, to) = (block.first_ms, block.last_ms.saturating_add(1));
                 let cols = match &self.reader {
                     Some(r) => {

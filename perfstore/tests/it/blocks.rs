@@ -91,9 +91,9 @@ async fn compacted_summary_equals_the_rows(db: TestDb) {
     let before = s.summary(t, m, whole.0, whole.1).await.unwrap();
     assert_same(&before, &expected(&all, whole.0, whole.1), "rows only");
 
-    // 10,000 rows: two full blocks; the last 1,808 rows may still grow, so they wait.
+    // 10,000 rows: two full blocks and a short one of the last 1,808 rows.
     let r = s.compact(t, m).await.unwrap();
-    assert_eq!((r.blocks, r.rows), (2, 2 * BLOCK_ROWS as u64));
+    assert_eq!((r.blocks, r.rows), (3, 10_000));
     assert_eq!(s.compact(t, m).await.unwrap().blocks, 0, "nothing new");
     for (from, to) in [whole, cut, (T0, T0 + 4_096 * 10_000), (T0 + 5, T0 + 15)] {
         let got = s.summary(t, m, from, to).await.unwrap();
@@ -106,11 +106,12 @@ async fn compacted_summary_equals_the_rows(db: TestDb) {
         "fleet",
     );
 
-    // 3,000 more rows: the tail reaches one more full block.
+    // 3,000 more rows, after the short block: it is built again with them, into one
+    // full block and a short one (1,808 + 3,000 = 4,096 + 712 rows).
     let more = rows(10_000..13_000);
     s.ingest(t, m, &more, &[]).await.unwrap();
     let r = s.compact(t, m).await.unwrap();
-    assert_eq!((r.blocks, r.rows), (1, BLOCK_ROWS as u64));
+    assert_eq!((r.blocks, r.rows), (2, 4_808));
     let all: Vec<IntervalRow> = all.into_iter().chain(more).collect();
     let got = s.summary(t, m, whole.0, whole.1).await.unwrap();
     assert_same(&got, &expected(&all, whole.0, whole.1), "after more rows");
@@ -231,7 +232,7 @@ async fn sqlite_memory_store_compacts_too() {
     let all = rows(0..5_000);
     s.ingest(t, m, &all, &[]).await.unwrap();
     let r = s.compact(t, m).await.unwrap();
-    assert_eq!((r.blocks, r.rows), (1, BLOCK_ROWS as u64));
+    assert_eq!((r.blocks, r.rows), (2, 5_000));
     let got = s.summary(t, m, i64::MIN, i64::MAX).await.unwrap();
     assert_same(&got, &expected(&all, i64::MIN, i64::MAX), "memory");
 }

@@ -53,7 +53,9 @@ pub fn unique(prefix: &str) -> String {
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/store.db", dir.path().display());
-    let store = Store::open_with(&url, &options()).await.expect("open sqlite store");
+    let store = Store::open_with(&url, &options())
+        .await
+        .expect("open sqlite store");
     TestDb {
         store: store.into(),
         url,
@@ -113,7 +115,9 @@ pub async fn postgres() -> Option<TestDb> {
         .expect("create test database");
     conn.close().await.ok();
     let url = with_database(&admin, &name, None);
-    let store = Store::open_with(&url, &options()).await.expect("open postgres store");
+    let store = Store::open_with(&url, &options())
+        .await
+        .expect("open postgres store");
     Some(TestDb {
         store: store.into(),
         url,

@@ -69,13 +69,13 @@ async fn postgres_rls_walls_tenants_off_for_a_plain_role() {
             .unwrap();
         ids.push(m.id);
     }
-    // B gets a compacted block (4,105 rows: one full block of 4,096), so that the
-    // checks below see B's rows in the block tables too.
+    // B gets compacted blocks (4,105 rows: a full block of 4,096 and one of 9), so
+    // that the checks below see B's rows in the block tables too.
     app.ingest(b.id, ids[1], &rows(200, 4_100), &[])
         .await
         .unwrap();
     let cb = app.compact(b.id, ids[1]).await.unwrap();
-    assert_eq!((cb.blocks, cb.rows), (1, 4_096));
+    assert_eq!((cb.blocks, cb.rows), (2, 4_105));
     // A batch of several staging chunks, as the plain role.
     let big = app
         .ingest(a.id, ids[0], &rows(100, 45_000), &[])
@@ -87,9 +87,9 @@ async fn postgres_rls_walls_tenants_off_for_a_plain_role() {
         .await
         .unwrap();
     assert_eq!((again.stored, again.already_present), (0, 45_000));
-    // Compaction as the plain role: 45,003 rows give 10 full blocks.
+    // Compaction as the plain role: 45,003 rows give 10 full blocks and a short one.
     let ca = app.compact(a.id, ids[0]).await.unwrap();
-    assert_eq!((ca.blocks, ca.rows), (10, 40_960));
+    assert_eq!((ca.blocks, ca.rows), (11, 45_003));
     // Retention drops the first block (it began before the cutoff) with its rows.
     app.delete_before(a.id, T0 + 100 * 10_000).await.unwrap();
     let s = app.summary(a.id, ids[0], i64::MIN, i64::MAX).await.unwrap();
@@ -477,7 +477,9 @@ async fn postgres_ingest_without_the_partition_grant_stages() {
         return;
     };
     let plain = db.plain_role_url_without_ingest_grant().await;
-    let app = Store::open_with(&plain, &crate::harness::options()).await.unwrap();
+    let app = Store::open_with(&plain, &crate::harness::options())
+        .await
+        .unwrap();
     assert!(!app.copies_directly());
     let t = app.create_tenant("a").await.unwrap().id;
     let m = app
@@ -644,7 +646,9 @@ async fn postgres_migration_3_keeps_rows_and_grants() {
     // The old role still reads and writes through the policies, and stages (it has
     // no grant on the partition yet).
     let plain = crate::harness::with_database(&admin, &name, Some(&role));
-    let app = Store::open_with(&plain, &crate::harness::options()).await.unwrap();
+    let app = Store::open_with(&plain, &crate::harness::options())
+        .await
+        .unwrap();
     assert!(!app.copies_directly());
     let (t, m) = (perfstore::TenantId(tenant), perfstore::MachineId(machine));
     let back = app.rows(t, m, i64::MIN, i64::MAX).await.unwrap();
@@ -655,8 +659,9 @@ async fn postgres_migration_3_keeps_rows_and_grants() {
     assert_eq!((r.stored, r.already_present), (10, 0));
     // Migration 4 gave the old role the block tables too: it compacts and reads them.
     app.ingest(t, m, &rows(2_000, 4_000), &[]).await.unwrap();
+    // 5,010 rows: a full block and a short one of 914.
     let c4 = app.compact(t, m).await.unwrap();
-    assert_eq!((c4.blocks, c4.rows), (1, 4_096));
+    assert_eq!((c4.blocks, c4.rows), (2, 5_010));
     let s = app.summary(t, m, i64::MIN, i64::MAX).await.unwrap();
     let load = s.iter().find(|(x, _)| *x == Metric::Load1).unwrap().1;
     let newer = crate::metric_values(&rows(0, 10), Metric::Load1).len()
@@ -671,14 +676,159 @@ async fn postgres_migration_3_keeps_rows_and_grants() {
     );
     let mut tx = o.begin().await.unwrap();
     set_tenant(&mut tx, tenant).await;
-    // Retention took the 1,000 old rows, the 10 at T0 and the block (it began before
-    // the cutoff); the 4,000 rows after it are left.
+    // Retention took the 1,000 old rows, the 10 at T0 and the full block (it began
+    // before the cutoff); the 4,000 rows after it are left, and the short block of
+    // the last 914 of them, which began after the cutoff.
     assert_eq!(
         count(&mut tx, "SELECT count(*) FROM interval_metrics").await,
         4_000
     );
-    assert_eq!(count(&mut tx, "SELECT count(*) FROM block_spans").await, 0);
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM block_spans").await, 1);
     tx.rollback().await.unwrap();
     o.close().await.ok();
     app.close().await;
+}
+
+/// A database at schema version 4 with a compacted block: migration 5 (sketches)
+/// drops the old blocks, whose values it cannot sketch after the fact, so a summary
+/// reads the rows; the next compaction builds blocks with sketches again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migration_5_drops_blocks_without_sketches() {
+    use sha2::{Digest, Sha256};
+    let Some(admin) = crate::harness::admin_url() else {
+        return;
+    };
+    let name = crate::harness::unique("perfan_mig5");
+    let _guard = DropDb {
+        admin: admin.clone(),
+        name: name.clone(),
+        role: crate::harness::unique("perfan_unused"),
+    };
+    let mut a = PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut a)
+        .await
+        .unwrap();
+    a.close().await.ok();
+    let url = crate::harness::with_database(&admin, &name, None);
+    let mut c = PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE perfan_schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+         checksum TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    for (v, n, sql) in [
+        (
+            1,
+            "init",
+            include_str!("../../migrations/postgres/0001_init.sql"),
+        ),
+        (
+            2,
+            "directory_rls",
+            include_str!("../../migrations/postgres/0002_directory_rls.sql"),
+        ),
+        (
+            3,
+            "ingest_partition",
+            include_str!("../../migrations/postgres/0003_ingest_partition.sql"),
+        ),
+        (
+            4,
+            "summary_blocks",
+            include_str!("../../migrations/postgres/0004_summary_blocks.sql"),
+        ),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let sum: String = Sha256::digest(sql.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        sqlx::query("INSERT INTO perfan_schema_migrations VALUES ($1, $2, $3, 0)")
+            .bind(v as i64)
+            .bind(n)
+            .bind(sum)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let tenant: i64 = sqlx::query_scalar("SELECT perfan_create_tenant('old', 0)")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    let mut tx = c.begin().await.unwrap();
+    set_tenant(&mut tx, tenant).await;
+    let machine: i64 = sqlx::query_scalar(
+        "INSERT INTO machines (tenant_id, machine_key, first_seen_ms, metric_mask) \
+         VALUES ($1, 'm', 0, -1) RETURNING id",
+    )
+    .bind(tenant)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    // load1 = g / 2 for g = 1..5000 at 10 s.
+    sqlx::query(
+        "INSERT INTO interval_metrics (tenant_id, machine_id, ts_ms, interval_s, load1) \
+         SELECT $1, $2, g * 10000, 10, g * 0.5 FROM generate_series(1, 5000) g",
+    )
+    .bind(tenant)
+    .bind(machine)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    // What a version-4 compaction wrote for the first 4,096 rows; its values are
+    // made wrong on purpose (all 1e9), so that reading it would show.
+    sqlx::query("INSERT INTO block_spans VALUES ($1, $2, 40960000, 10000, 4096)")
+        .bind(tenant)
+        .bind(machine)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let fake: Vec<u8> = std::iter::repeat_n(1e9f64.to_le_bytes(), 4096)
+        .flatten()
+        .collect();
+    sqlx::query("INSERT INTO metric_blocks VALUES ($1, $2, 40960000, 'load1', 10000, 4096, $3)")
+        .bind(tenant)
+        .bind(machine)
+        .bind(fake)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // This build applies migration 5: the block is gone, the rows are summarised.
+    let store = Store::open_with(&url, &crate::harness::options())
+        .await
+        .unwrap();
+    let (t, m) = (perfstore::TenantId(tenant), perfstore::MachineId(machine));
+    let load = |s: Vec<(Metric, perfstore::Summary)>| {
+        s.into_iter().find(|(x, _)| *x == Metric::Load1).unwrap().1
+    };
+    let s = load(store.summary(t, m, i64::MIN, i64::MAX).await.unwrap());
+    // 1..5000 halved: max 2500, median (2500.5) / 2.
+    assert_eq!((s.count, s.max, s.p50), (5_000, 2_500.0, 1_250.25));
+    let mut tx = c.begin().await.unwrap();
+    set_tenant(&mut tx, tenant).await;
+    assert_eq!(
+        count(&mut tx, "SELECT count(*) FROM metric_blocks").await,
+        0
+    );
+    assert_eq!(count(&mut tx, "SELECT count(*) FROM block_spans").await, 0);
+    tx.rollback().await.unwrap();
+    // Compaction builds the block again, with its sketch, and summaries agree.
+    let r = store.compact(t, m).await.unwrap();
+    assert_eq!((r.blocks, r.rows), (2, 5_000));
+    let again = load(store.summary(t, m, i64::MIN, i64::MAX).await.unwrap());
+    assert_eq!(
+        (again.count, again.max, again.p50),
+        (5_000, 2_500.0, 1_250.25)
+    );
+    assert_eq!((again.p90, again.p99), (s.p90, s.p99));
+    store.close().await;
+    c.close().await.ok();
 }
