@@ -494,6 +494,16 @@ impl Store {
         to_ms: i64,
     ) -> Result<Vec<(Metric, Summary)>> {
         let range = (from_ms, to_ms);
+        if let Backend::Postgres(pg) = &self.backend {
+            if let Some(out) =
+                Self::pg_sketch_summaries(pg, tenant, machine, metrics, range).await?
+            {
+                return Ok(out);
+            }
+            return self
+                .summarize_rows(tenant, machine, metrics, from_ms, to_ms)
+                .await;
+        }
         for _ in 0..SUMMARY_ATTEMPTS {
             let (spans, _) =
                 on!(self, b => b.block_runs(tenant, machine, &[], range, Vec::new()).await)?;
@@ -511,8 +521,43 @@ impl Store {
             .await
     }
 
-    /// [`Store::summarize_metrics`] over these `spans`; `None` when a metric's read
-    /// found other spans.
+    /// [`Store::summarize_metrics`] on PostgreSQL: sending every value is the whole
+    /// cost over a network, so workers (one per core) each take a share of the
+    /// metrics and read, in one snapshot, the rows outside the spans and the blocks'
+    /// sketches and slices (the server cuts the slices). `None` when a worker found
+    /// no span in the range: the rows alone are read then.
+    async fn pg_sketch_summaries(
+        pg: &postgres::PgStore,
+        tenant: TenantId,
+        machine: MachineId,
+        metrics: &[Metric],
+        range: (i64, i64),
+    ) -> Result<Option<Vec<(Metric, Summary)>>> {
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, MAX_READ_PARTS)
+            .min(metrics.len().max(1));
+        let shares: Vec<Vec<Metric>> = (0..workers)
+            .map(|w| metrics.iter().copied().skip(w).step_by(workers).collect())
+            .collect();
+        let results = futures_util::future::try_join_all(
+            shares
+                .iter()
+                .map(|ms| pg.sketch_summaries(tenant, machine, ms, range)),
+        )
+        .await?;
+        let mut all: Vec<(Metric, Summary)> = Vec::with_capacity(metrics.len());
+        for (ms, r) in shares.iter().zip(results) {
+            let Some(sums) = r else { return Ok(None) };
+            all.extend(ms.iter().zip(sums).filter_map(|(m, s)| s.map(|s| (*m, s))));
+        }
+        all.sort_unstable_by_key(|(m, _)| m.index());
+        Ok(Some(all))
+    }
+
+    /// [`Store::summarize_metrics`] over these `spans` (SQLite); `None` when a
+    /// metric's read found other spans.
     async fn summarize_spans(
         &self,
         tenant: TenantId,
@@ -540,37 +585,6 @@ impl Store {
             .unwrap_or(1)
             .clamp(1, MAX_READ_PARTS)
             .min(metrics.len().max(1));
-        if let Backend::Postgres(pg) = &self.backend {
-            // Sending every value is the whole cost over a network: read sketches
-            // and slices instead, the metrics shared out over `workers` connections
-            // (the server cuts the slices).
-            let mut shares: Vec<(Vec<usize>, Vec<Metric>, Vec<Vec<f64>>)> =
-                vec![Default::default(); workers];
-            for (i, l) in loose.into_iter().enumerate() {
-                let s = &mut shares[i % workers];
-                s.0.push(i);
-                s.1.push(metrics[i]);
-                s.2.push(l);
-            }
-            let results = futures_util::future::try_join_all(shares.into_iter().map(
-                |(idx, ms, l)| async move {
-                    let sums = pg
-                        .sketch_summaries(tenant, machine, &ms, range, spans, l)
-                        .await?;
-                    Ok::<_, Error>(sums.map(|s| idx.into_iter().zip(s).collect::<Vec<_>>()))
-                },
-            ))
-            .await?;
-            let mut all: Vec<(usize, Summary)> = Vec::with_capacity(metrics.len());
-            for r in results {
-                let Some(part) = r else { return Ok(None) };
-                all.extend(part.into_iter().filter_map(|(i, s)| s.map(|s| (i, s))));
-            }
-            all.sort_unstable_by_key(|(i, _)| *i);
-            return Ok(Some(
-                all.into_iter().map(|(i, s)| (metrics[i], s)).collect(),
-            ));
-        }
         // Worker w takes metrics w, w + workers, ... with their loose values.
         let mut shares: Vec<Vec<(usize, Vec<f64>)>> = vec![Vec::new(); workers];
         for (i, l) in loose.into_iter().enumerate() {

@@ -648,24 +648,24 @@ impl PgStore {
         Ok((spans, runs))
     }
 
-    /// Summaries of `metrics` over `spans` and each metric's `loose` values (its rows
-    /// outside the spans), from the blocks' sketches and the few slices of their
-    /// values that can hold the percentiles ([`crate::sketch`]); `None` when the
-    /// spans are no longer those.
+    /// Summaries of `metrics` in `[from_ms, to_ms)` from the compacted blocks'
+    /// sketches, the few slices of their values that can hold the percentiles
+    /// ([`crate::sketch`]), and the rows outside the blocks; `None` when no span lies
+    /// in the range.
     ///
-    /// One REPEATABLE READ snapshot covers the spans, the sketches and the slices, so
-    /// the slices are cut from the very blocks the sketches describe. Two statements
-    /// whatever the number of metrics: a binary COPY of the sketches, then one
-    /// SELECT of every slice (`substring` of the out-of-line values fetches only the
-    /// TOAST chunks it covers).
+    /// One REPEATABLE READ snapshot covers the spans, the rows outside them, the
+    /// sketches and the slices, so the slices are cut from the very blocks the
+    /// sketches describe and nothing can change in between. Seven round trips
+    /// whatever the number of metrics and blocks (a loaded server makes each one
+    /// cost): begin, tenant, spans, a binary COPY of the rows outside the spans, a
+    /// binary COPY of the sketches, one SELECT of every slice (`substring` of the
+    /// out-of-line values fetches only the TOAST chunks it covers), commit.
     pub(crate) async fn sketch_summaries(
         &self,
         tenant: TenantId,
         machine: MachineId,
         metrics: &[Metric],
         (from_ms, to_ms): (i64, i64),
-        spans: &[compute::Span],
-        loose: Vec<Vec<f64>>,
     ) -> Result<Option<Vec<Option<perfcore::stats::Summary>>>> {
         use crate::sketch::{BlockSketch, SketchSummary};
         let mut tx = self
@@ -674,9 +674,40 @@ impl PgStore {
             .await
             .map_err(Error::db("starting a read"))?;
         set_tenant(&mut tx, tenant).await?;
-        if read_spans(&mut tx, tenant, machine, (from_ms, to_ms)).await? != spans {
+        let spans = read_spans(&mut tx, tenant, machine, (from_ms, to_ms)).await?;
+        if spans.is_empty() {
             tx.commit().await.map_err(Error::db("ending a read"))?;
             return Ok(None);
+        }
+        let spans = &spans[..];
+        // The rows outside the spans: only integers and metric names are formatted
+        // into the statement (COPY takes no parameters).
+        let mut loose: Vec<Vec<f64>> = vec![Vec::new(); metrics.len()];
+        for gaps in compute::gaps(spans, from_ms, to_ms).chunks(32) {
+            if metrics.is_empty() {
+                break;
+            }
+            let ranges = gaps
+                .iter()
+                .map(|(a, b)| format!("(ts_ms >= {a} AND ts_ms < {b})"))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let select = format!(
+                "SELECT {} FROM interval_metrics WHERE tenant_id = {} AND machine_id = {} \
+                 AND ({ranges})",
+                compute::column_list(metrics),
+                tenant.0,
+                machine.0,
+            );
+            copy_out_on(&mut tx, &select, &mut |f| {
+                for (i, col) in loose.iter_mut().enumerate() {
+                    if let Some(v) = f.opt_f64(i)? {
+                        col.push(v);
+                    }
+                }
+                Ok(())
+            })
+            .await?;
         }
         let mut sketches: Vec<Vec<BlockSketch>> = vec![Vec::new(); metrics.len()];
         if !spans.is_empty() && !metrics.is_empty() {

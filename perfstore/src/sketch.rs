@@ -159,6 +159,15 @@ impl SketchSummary {
     /// Plans a summary of `blocks` and `loose` (NaN left out here).
     pub fn plan(blocks: Vec<BlockSketch>, mut loose: Vec<f64>) -> Self {
         loose.retain(|v| !v.is_nan());
+        if blocks.is_empty() {
+            // Nothing to read: [`SketchSummary::finish`] summarises the values.
+            return SketchSummary {
+                blocks,
+                loose,
+                plans: Vec::new(),
+                reads: Vec::new(),
+            };
+        }
         loose.sort_unstable_by(f64::total_cmp);
         let n = blocks.iter().map(|b| b.count).sum::<usize>() + loose.len();
         let mut candidates: Vec<f64> = blocks
@@ -255,6 +264,9 @@ impl SketchSummary {
     pub fn finish(&self, read: &[f64]) -> Result<Option<Summary>> {
         if read.len() != self.values_needed() {
             return Err(corrupt("a block is shorter than its sketch says"));
+        }
+        if self.blocks.is_empty() {
+            return Ok(perfcore::stats::summarize(&self.loose));
         }
         // Each block's ranges, located in `read`, checked against its sketch.
         let mut at = 0usize;
