@@ -722,7 +722,7 @@ impl PgStore {
                 "SELECT metric, last_ms, value_count::bigint, value_mean, value_m2, sketch \
                  FROM metric_blocks WHERE tenant_id = {t} AND machine_id = {mach} \
                  AND metric IN ({names}) AND last_ms >= {from_ms} AND last_ms < {to_ms} \
-                 AND first_ms >= {from_ms} ORDER BY metric, last_ms",
+                 AND first_ms >= {from_ms} ORDER BY last_ms, metric",
                 t = tenant.0,
                 mach = machine.0,
             );
@@ -750,11 +750,16 @@ impl PgStore {
             })
             .await?;
         }
-        let plans: Vec<SketchSummary> = sketches
-            .into_iter()
-            .zip(loose)
-            .map(|(b, l)| SketchSummary::plan(b, l))
-            .collect();
+        // Sorting the loose values and the sketches' values is CPU work: off the runtime.
+        let plans: Vec<SketchSummary> = tokio::task::spawn_blocking(move || {
+            sketches
+                .into_iter()
+                .zip(loose)
+                .map(|(b, l)| SketchSummary::plan(b, l))
+                .collect()
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?;
         let (mut names, mut lasts, mut starts, mut lens) = (vec![], vec![], vec![], vec![]);
         for (m, plan) in metrics.iter().zip(&plans) {
             for (_, last, a, z) in plan.reads() {
@@ -768,15 +773,19 @@ impl PgStore {
                 lens.push(byte(z - a)?);
             }
         }
-        let slices: Vec<Vec<u8>> = if names.is_empty() {
+        // A subquery per slice, not a join: without statistics on metric_blocks (a
+        // role that does not own it cannot ANALYZE it) the planner joined by
+        // rescanning every block of the machine per slice, 0.45 s for 4,650 slices
+        // against 31 ms probing the primary key.
+        let slices: Vec<Option<Vec<u8>>> = if names.is_empty() {
             Vec::new()
         } else {
             sqlx::query_scalar(
-                "SELECT substring(b.sorted_values FROM w.s FOR w.l) \
+                "SELECT (SELECT substring(b.sorted_values FROM w.s FOR w.l) FROM metric_blocks b \
+                 WHERE b.tenant_id = $5 AND b.machine_id = $6 AND b.last_ms = w.t \
+                 AND b.metric = w.m) \
                  FROM unnest($1::text[], $2::bigint[], $3::int[], $4::int[]) \
-                 WITH ORDINALITY AS w(m, t, s, l, i) \
-                 JOIN metric_blocks b ON b.tenant_id = $5 AND b.machine_id = $6 \
-                 AND b.metric = w.m AND b.last_ms = w.t ORDER BY w.i",
+                 WITH ORDINALITY AS w(m, t, s, l, i) ORDER BY w.i",
             )
             .bind(&names)
             .bind(&lasts)
@@ -789,6 +798,11 @@ impl PgStore {
             .map_err(Error::db("reading summary block slices"))?
         };
         tx.commit().await.map_err(Error::db("ending a read"))?;
+        let slices: Vec<Vec<u8>> = slices.into_iter().collect::<Option<_>>().ok_or_else(|| {
+            Error::Invalid(
+                "a stored summary block is corrupt: a block its sketch names is missing".into(),
+            )
+        })?;
         if slices.len() != names.len() {
             return Err(Error::Invalid(
                 "a stored summary block is corrupt: a block its sketch names is missing".into(),

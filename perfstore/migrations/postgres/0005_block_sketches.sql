@@ -13,6 +13,14 @@
 
 TRUNCATE metric_blocks, block_spans;
 
+-- One index, by span first: a summary fetches each slice by its whole key (and a
+-- plan with a per-row probe of this key is the only one the planner can pick for
+-- it, with or without statistics), and ingest and retention delete by span range.
+ALTER TABLE metric_blocks
+    DROP CONSTRAINT metric_blocks_pkey,
+    ADD PRIMARY KEY (tenant_id, machine_id, last_ms, metric);
+DROP INDEX metric_blocks_by_span;
+
 ALTER TABLE metric_blocks
     ADD COLUMN value_mean DOUBLE PRECISION NOT NULL,
     ADD COLUMN value_m2 DOUBLE PRECISION NOT NULL,
