@@ -390,13 +390,16 @@ impl<'a> Snapshot<'a> {
         match source {
             Source::Cpuinfo => self.cpuinfo = Some(cpuinfo::parse(bytes)?),
             Source::Stat => {
-                let mut st = stat::Stat::default();
+                // Parsed in place: a `Stat` is about 900 bytes (its inline CPU list).
+                let st = self.stat.insert(stat::Stat::default());
                 if bufs.cpus.spilled() {
                     // Only a list on the heap is worth moving (not 4 inline CPUs).
                     st.cpus = std::mem::take(&mut bufs.cpus);
                 }
-                stat::parse_into(bytes, &mut st)?;
-                self.stat = Some(st);
+                if let Err(e) = stat::parse_into(bytes, st) {
+                    self.stat = None;
+                    return Err(e);
+                }
             }
             Source::Meminfo => {
                 let mut m =
