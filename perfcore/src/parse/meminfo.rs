@@ -492,9 +492,13 @@ fn find2(bytes: &[u8], mut i: usize, a: u8, b: u8) -> usize {
 /// # Ok::<(), perfcore::Error>(())
 /// ```
 pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
-    let mut m = Meminfo::default();
-    parse_into(bytes, &mut m)?;
-    Ok(m)
+    // Not `parse_into` on a new `Meminfo`, which would copy the 470-byte
+    // struct once more.
+    // A 6.x kernel prints about 55 lines.
+    let mut entries = Vec::with_capacity(64);
+    let mut known = [None; KNOWN.len()];
+    parse_lines(bytes, &mut entries, &mut known)?;
+    Ok(Meminfo { entries, known })
 }
 
 /// Parses like [`parse`] into `out`, keeping the allocation of its entries (a

@@ -247,8 +247,12 @@ fn kernel_line(bytes: &[u8], start: usize) -> Option<(usize, u64, usize)> {
 /// # Ok::<(), perfcore::Error>(())
 /// ```
 pub fn parse(bytes: &[u8]) -> Result<Vmstat<'_>> {
-    let mut v = Vmstat::default();
-    parse_into(bytes, &mut v)?;
+    let mut v = Vmstat {
+        // A 6.x kernel prints about 180 lines of about 24 bytes.
+        entries: Vec::with_capacity(bytes.len() / 20 + 8),
+        known: [None; KNOWN.len()],
+    };
+    parse_lines(bytes, &mut v)?;
     Ok(v)
 }
 
