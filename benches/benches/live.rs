@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use perfan_benches::{LIVE_SIX, ReadFloor};
 use perfcore::reader::{LiveReader, ReaderConfig};
-use perfcore::snapshot::RawSample;
+use perfcore::snapshot::{RawSample, SnapshotBuffers};
 use procfs::prelude::*;
 
 /// More than sysinfo's `MINIMUM_CPU_UPDATE_INTERVAL` (200 ms).
@@ -108,7 +108,13 @@ fn median_ns(v: &mut [Duration]) -> f64 {
 
 /// Times each contender once per round, in an order that rotates every round,
 /// so that all of them see the same machine; prints medians and ratios.
-fn paired(rounds: usize, reader: &mut LiveReader, sample: &mut RawSample, floor: &mut ReadFloor) {
+fn paired(
+    rounds: usize,
+    reader: &mut LiveReader,
+    sample: &mut RawSample,
+    bufs: &mut SnapshotBuffers,
+    floor: &mut ReadFloor,
+) {
     const N: usize = 5;
     let mut times: [Vec<Duration>; N] = Default::default();
     for round in 0..rounds {
@@ -123,9 +129,12 @@ fn paired(rounds: usize, reader: &mut LiveReader, sample: &mut RawSample, floor:
                     black_box(floor.read_once().expect("read"));
                 }
                 2 => {
+                    // As the recorder does: the snapshot's lists are built on
+                    // the allocations of the one before.
                     reader.read(sample).expect("read");
-                    let snap = sample.parse().expect("parse");
+                    let snap = sample.parse_with(bufs).expect("parse");
                     black_box(snap.stat.as_ref().map(|s| s.cpus.len()));
+                    bufs.recycle(snap);
                 }
                 3 => {
                     // The read alone: what the parse adds is the difference.
@@ -158,6 +167,7 @@ fn bench_live(c: &mut Criterion) {
         .expect("open /proc");
     assert_eq!(reader.sources().len(), 6, "all six files exist");
     let mut sample = RawSample::default();
+    let mut bufs = SnapshotBuffers::default();
     let mut floor = ReadFloor::open(proc_root, &LIVE_SIX).expect("open /proc");
     assert_eq!(floor.len(), 6);
     procfs_six().expect("procfs reads the six files");
@@ -166,14 +176,15 @@ fn bench_live(c: &mut Criterion) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_000);
-    paired(rounds, &mut reader, &mut sample, &mut floor);
+    paired(rounds, &mut reader, &mut sample, &mut bufs, &mut floor);
 
     let mut g = c.benchmark_group("live_sample");
     g.bench_function("perfcore read+parse", |b| {
         b.iter(|| {
             reader.read(&mut sample).expect("read");
-            let snap = sample.parse().expect("parse");
+            let snap = sample.parse_with(&mut bufs).expect("parse");
             black_box(snap.stat.as_ref().map(|s| s.cpus.len()));
+            bufs.recycle(snap);
         })
     });
     g.bench_function("perfcore read only", |b| {
@@ -201,8 +212,9 @@ fn bench_live(c: &mut Criterion) {
         b.iter_custom(|iters| {
             spaced(iters, || {
                 reader.read(&mut sample).expect("read");
-                let snap = sample.parse().expect("parse");
+                let snap = sample.parse_with(&mut bufs).expect("parse");
                 black_box(snap.stat.as_ref().map(|s| s.cpus.len()));
+                bufs.recycle(snap);
             })
         })
     });

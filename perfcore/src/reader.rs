@@ -15,7 +15,6 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -93,8 +92,6 @@ struct OpenFile {
     source: Source,
     path: PathBuf,
     file: File,
-    /// Buffer the file is read into (then copied into the sample).
-    scratch: Vec<u8>,
 }
 
 /// Reads samples of the live system (or of a directory laid out like procfs).
@@ -125,26 +122,23 @@ impl std::fmt::Debug for LiveReader {
     }
 }
 
-/// Reads from a file, starting at offset 0, until end of file, into `scratch`
-/// (kept initialised between calls, so nothing is zeroed per read); returns the
-/// number of bytes read. `scratch` grows when a read fills it.
-fn pread_all(file: &File, scratch: &mut Vec<u8>) -> std::io::Result<usize> {
-    if scratch.len() < 4096 {
-        scratch.resize(4096, 0);
-    }
-    let mut filled = 0;
+/// Reads from a file, starting at offset 0, until end of file, into `buf`
+/// (cleared first). The kernel writes into the spare capacity of `buf`
+/// (rustix's `spare_capacity`), so nothing is zeroed or copied per read; the
+/// capacity is kept between calls and doubles when a read fills it.
+fn pread_to_end(file: &File, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    buf.clear();
     loop {
-        if filled == scratch.len() {
-            let n = scratch.len() * 2;
-            scratch.resize(n, 0);
+        if buf.len() == buf.capacity() {
+            // procfs files have no size: one page to start with, then double.
+            buf.reserve(buf.capacity().max(4096));
         }
-        let n = file.read_at(&mut scratch[filled..], filled as u64)?;
+        let offset = buf.len() as u64;
+        let n = rustix::io::pread(file, rustix::buffer::spare_capacity(buf), offset)?;
         if n == 0 {
-            break;
+            return Ok(());
         }
-        filled += n;
     }
-    Ok(filled)
 }
 
 impl LiveReader {
@@ -161,12 +155,7 @@ impl LiveReader {
             };
             let path = root.join(rel);
             match File::open(&path) {
-                Ok(file) => files.push(OpenFile {
-                    source,
-                    path,
-                    file,
-                    scratch: Vec::new(),
-                }),
+                Ok(file) => files.push(OpenFile { source, path, file }),
                 Err(e) if is_absent(&e) => {}
                 Err(e) => return Err(Error::io(path, e)),
             }
@@ -220,8 +209,8 @@ impl LiveReader {
         sample.monotonic_ns = Some(monotonic_ns());
         sample.timestamp_ms = wall_clock_ms();
         for f in &mut self.files {
-            match pread_all(&f.file, &mut f.scratch) {
-                Ok(n) => sample.buf_mut(f.source).extend_from_slice(&f.scratch[..n]),
+            match pread_to_end(&f.file, sample.buf_mut(f.source)) {
+                Ok(()) => {}
                 Err(e) if is_absent(&e) || e.raw_os_error() == Some(95) => sample.remove(f.source),
                 Err(e) => return Err(Error::io(&f.path, e)),
             }
@@ -237,12 +226,10 @@ impl LiveReader {
                 .reads
                 .is_multiple_of(u64::from(self.config.mounts_every.max(1)))
             {
-                let n =
-                    pread_all(file, &mut self.mounts_scratch).map_err(|e| Error::io(path, e))?;
-                if self.mounts_scratch[..n] != self.mounts_text[..] {
+                pread_to_end(file, &mut self.mounts_scratch).map_err(|e| Error::io(path, e))?;
+                if self.mounts_scratch != self.mounts_text {
                     self.mounts_text.clear();
-                    self.mounts_text
-                        .extend_from_slice(&self.mounts_scratch[..n]);
+                    self.mounts_text.extend_from_slice(&self.mounts_scratch);
                     self.mounts = real_mounts(&self.mounts_text);
                 }
             }
@@ -618,13 +605,24 @@ mod tests {
         std::fs::write(&p, &data).unwrap();
         let f = File::open(&p).unwrap();
         let mut buf = Vec::new();
-        let n = pread_all(&f, &mut buf).unwrap();
-        assert_eq!(n, data.len());
-        assert_eq!(&buf[..n], &data[..]);
-        // A second, shorter read into the same buffer gives just the new text.
+        pread_to_end(&f, &mut buf).unwrap();
+        assert_eq!(buf, data);
+        // A second, shorter read into the same buffer gives just the new text,
+        // on the same allocation.
+        let ptr = buf.as_ptr();
         std::fs::write(&p, b"short").unwrap();
-        let n = pread_all(&f, &mut buf).unwrap();
-        assert_eq!(&buf[..n], b"short");
+        pread_to_end(&f, &mut buf).unwrap();
+        assert_eq!(buf, b"short");
+        assert_eq!(buf.as_ptr(), ptr);
+        // Exactly a page, then exactly the doubled capacity: the read that
+        // fills the buffer is followed by one that finds the end.
+        for len in [4096, 8192] {
+            let data = vec![b'x'; len];
+            std::fs::write(&p, &data).unwrap();
+            let mut buf = Vec::new();
+            pread_to_end(&f, &mut buf).unwrap();
+            assert_eq!(buf, data);
+        }
     }
 
     #[test]

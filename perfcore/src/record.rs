@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::metrics::{IntervalRow, device_rows};
 use crate::rates::{Break, Interval};
 use crate::reader::{LiveReader, ReaderConfig};
-use crate::snapshot::{RawSample, Snapshot, Source};
+use crate::snapshot::{RawSample, Snapshot, SnapshotBuffers, Source};
 
 self_cell::self_cell!(
     /// A sample's text with its parsed view, kept together so the view can
@@ -602,6 +602,9 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
         // tick parses only the new one; its buffers are reused for the next read.
         let mut prev: Option<ParsedSample> = None;
         let mut cur = RawSample::default();
+        // The lists of the snapshot before the previous one, for the next parse
+        // to build on (no malloc and free of them per tick).
+        let mut bufs = SnapshotBuffers::default();
         let start = self.clock.monotonic_ns();
         // (timestamp, monotonic) of the last sample, for clamping; seeded from what
         // the sink holds from an earlier run.
@@ -706,7 +709,7 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
                     }
                     let mut errors = Vec::new();
                     let parsed = ParsedSample::new(std::mem::take(&mut cur), |raw| {
-                        let (snap, e) = raw.parse_lenient();
+                        let (snap, e) = raw.parse_lenient_with(&mut bufs);
                         errors = e;
                         snap
                     });
@@ -742,7 +745,8 @@ impl<'h, S: SampleSource, C: Clock> Recorder<'h, S, C> {
                         stats: &snapshot_stats,
                         interval: interval.as_ref(),
                     });
-                    if let Some(old) = prev.replace(parsed) {
+                    if let Some(mut old) = prev.replace(parsed) {
+                        old.with_dependent_mut(|_, snap| bufs.recycle(std::mem::take(snap)));
                         cur = old.into_owner();
                     }
                 }

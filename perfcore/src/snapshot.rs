@@ -219,9 +219,17 @@ impl RawSample {
     /// makes the whole sample an error, so the caller decides whether to skip
     /// the sample or use [`RawSample::parse_lenient`].
     pub fn parse(&self) -> Result<Snapshot<'_>> {
+        self.parse_with(&mut SnapshotBuffers::default())
+    }
+
+    /// Parses like [`RawSample::parse`], building the snapshot's lists on the
+    /// allocations kept in `bufs` (see [`SnapshotBuffers`]): a reader that
+    /// hands each snapshot back with [`SnapshotBuffers::recycle`] allocates
+    /// nothing per sample.
+    pub fn parse_with(&self, bufs: &mut SnapshotBuffers) -> Result<Snapshot<'_>> {
         let mut snap = Snapshot::empty(self);
         for source in self.sources() {
-            snap.fill(source, self.bufs[source.index()].as_slice())?;
+            snap.fill(source, self.bufs[source.index()].as_slice(), bufs)?;
         }
         for o in &self.other {
             snap.fill_other(o)?;
@@ -232,10 +240,19 @@ impl RawSample {
     /// Parses every present source, leaving out the malformed ones and returning
     /// their errors beside the snapshot.
     pub fn parse_lenient(&self) -> (Snapshot<'_>, Vec<crate::Error>) {
+        self.parse_lenient_with(&mut SnapshotBuffers::default())
+    }
+
+    /// Parses like [`RawSample::parse_lenient`], on the allocations kept in
+    /// `bufs` (see [`RawSample::parse_with`]).
+    pub fn parse_lenient_with(
+        &self,
+        bufs: &mut SnapshotBuffers,
+    ) -> (Snapshot<'_>, Vec<crate::Error>) {
         let mut snap = Snapshot::empty(self);
         let mut errors = Vec::new();
         for source in self.sources() {
-            if let Err(e) = snap.fill(source, self.bufs[source.index()].as_slice()) {
+            if let Err(e) = snap.fill(source, self.bufs[source.index()].as_slice(), bufs) {
                 errors.push(e);
             }
         }
@@ -245,6 +262,84 @@ impl RawSample {
             }
         }
         (snap, errors)
+    }
+}
+
+/// The allocations of parsed samples, kept to build the next ones on.
+///
+/// A [`Snapshot`] holds a list per source (meminfo's and vmstat's entries,
+/// one entry per disk, interface and mount, the CPU list beyond
+/// [`stat::INLINE_CPUS`]). [`RawSample::parse`] allocates them afresh and
+/// frees them with the snapshot, which costs about as much as parsing
+/// `/proc/meminfo` when the sample is read live (a malloc of a few KiB after the
+/// kernel's reads is a cold one). [`RawSample::parse_with`] takes them from
+/// here instead, and [`SnapshotBuffers::recycle`] puts a snapshot's back.
+///
+/// ```
+/// use perfcore::snapshot::{RawSample, SnapshotBuffers, Source};
+///
+/// let mut raw = RawSample::new(0);
+/// let mut bufs = SnapshotBuffers::default();
+/// for tick in 0..3 {
+///     raw.clear();
+///     raw.set(Source::Meminfo, format!("MemTotal: {tick} kB\n").as_bytes());
+///     let snap = raw.parse_with(&mut bufs)?;
+///     assert_eq!(snap.meminfo.as_ref().and_then(|m| m.mem_total_kib()), Some(tick));
+///     bufs.recycle(snap); // from the second tick on, nothing is allocated
+/// }
+/// # Ok::<(), perfcore::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct SnapshotBuffers {
+    cpus: stat::CpuList,
+    meminfo: Vec<meminfo::MeminfoEntry<'static>>,
+    vmstat: Vec<(&'static str, u64)>,
+    diskstats: Vec<diskstats::DiskStat<'static>>,
+    net_dev: Vec<net_dev::NetDev<'static>>,
+    statfs: Vec<statfs::FsStat<'static>>,
+}
+
+impl SnapshotBuffers {
+    /// Takes back the allocations of `snap`'s lists (the rest of it is dropped).
+    pub fn recycle(&mut self, snap: Snapshot<'_>) {
+        use crate::parse::recycle;
+        // Destructured so that a list added to `Snapshot` is not forgotten here.
+        let Snapshot {
+            stat,
+            meminfo,
+            diskstats,
+            net_dev,
+            vmstat,
+            statfs,
+            timestamp_ms: _,
+            monotonic_ns: _,
+            loadavg: _,
+            pressure: _,
+            cpuinfo: _,
+            containers: _,
+            kernel_release: _,
+        } = snap;
+        // A CPU list is worth keeping only when it is on the heap.
+        if let Some(st) = stat
+            && st.cpus.spilled()
+        {
+            self.cpus = st.cpus;
+        }
+        if let Some(m) = meminfo {
+            self.meminfo = recycle(m.into_entries());
+        }
+        if let Some(v) = vmstat {
+            self.vmstat = recycle(v.into_entries());
+        }
+        if let Some(d) = diskstats {
+            self.diskstats = recycle(d);
+        }
+        if let Some(n) = net_dev {
+            self.net_dev = recycle(n);
+        }
+        if let Some(f) = statfs {
+            self.statfs = recycle(f);
+        }
     }
 }
 
@@ -290,16 +385,49 @@ impl<'a> Snapshot<'a> {
         }
     }
 
-    fn fill(&mut self, source: Source, bytes: &'a [u8]) -> Result<()> {
+    fn fill(&mut self, source: Source, bytes: &'a [u8], bufs: &mut SnapshotBuffers) -> Result<()> {
+        use crate::parse::recycle;
         match source {
             Source::Cpuinfo => self.cpuinfo = Some(cpuinfo::parse(bytes)?),
-            Source::Stat => self.stat = Some(stat::parse(bytes)?),
-            Source::Meminfo => self.meminfo = Some(meminfo::parse(bytes)?),
-            Source::NetDev => self.net_dev = Some(net_dev::parse(bytes)?),
-            Source::Diskstats => self.diskstats = Some(diskstats::parse(bytes)?),
-            Source::Statfs => self.statfs = Some(statfs::parse(bytes)?),
+            Source::Stat => {
+                // Parsed in place: a `Stat` is about 900 bytes (its inline CPU list).
+                let st = self.stat.insert(stat::Stat::default());
+                if bufs.cpus.spilled() {
+                    // Only a list on the heap is worth moving (not 4 inline CPUs).
+                    st.cpus = std::mem::take(&mut bufs.cpus);
+                }
+                if let Err(e) = stat::parse_into(bytes, st) {
+                    self.stat = None;
+                    return Err(e);
+                }
+            }
+            Source::Meminfo => {
+                let mut m =
+                    meminfo::Meminfo::with_entries(recycle(std::mem::take(&mut bufs.meminfo)));
+                meminfo::parse_into(bytes, &mut m)?;
+                self.meminfo = Some(m);
+            }
+            Source::NetDev => {
+                let mut v = recycle(std::mem::take(&mut bufs.net_dev));
+                net_dev::parse_into(bytes, &mut v)?;
+                self.net_dev = Some(v);
+            }
+            Source::Diskstats => {
+                let mut v = recycle(std::mem::take(&mut bufs.diskstats));
+                diskstats::parse_into(bytes, &mut v)?;
+                self.diskstats = Some(v);
+            }
+            Source::Statfs => {
+                let mut v = recycle(std::mem::take(&mut bufs.statfs));
+                statfs::parse_into(bytes, &mut v)?;
+                self.statfs = Some(v);
+            }
             Source::Loadavg => self.loadavg = Some(loadavg::parse(bytes)?),
-            Source::Vmstat => self.vmstat = Some(vmstat::parse(bytes)?),
+            Source::Vmstat => {
+                let mut v = vmstat::Vmstat::with_entries(recycle(std::mem::take(&mut bufs.vmstat)));
+                vmstat::parse_into(bytes, &mut v)?;
+                self.vmstat = Some(v);
+            }
             Source::PressureCpu
             | Source::PressureIo
             | Source::PressureMemory
@@ -374,5 +502,111 @@ impl Serialize for Snapshot<'_> {
             m.serialize_entry("containers", v)?;
         }
         m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIVE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/live/debian12-kernel6.18-2cpu/"
+    );
+
+    /// A sample of every file of a live fixture sample, plus a statfs text.
+    fn fixture_sample(n: usize) -> RawSample {
+        let mut raw = RawSample::new(1_700_000_000_000 + 3_000 * n as i64);
+        for source in Source::ALL {
+            if let Some(rel) = source.proc_path()
+                && let Ok(text) = std::fs::read(format!("{LIVE}sample{n}/proc/{rel}"))
+            {
+                raw.set(source, &text);
+            }
+        }
+        raw.set(
+            Source::Statfs,
+            b"{\"mount_point\":\"/\",\"block_size\":4096,\"blocks_total\":100,\"blocks_free\":40,\"blocks_available\":30}\n",
+        );
+        raw
+    }
+
+    #[test]
+    fn parse_with_gives_what_parse_gives_sample_after_sample() {
+        let mut bufs = SnapshotBuffers::default();
+        for n in [0, 1, 2, 0] {
+            let raw = fixture_sample(n);
+            for s in [
+                Source::Stat,
+                Source::Meminfo,
+                Source::Vmstat,
+                Source::NetDev,
+            ] {
+                assert!(raw.has(s), "sample{n} has {s:?}");
+            }
+            let snap = raw.parse_with(&mut bufs).unwrap();
+            // Debug shows every field of every source.
+            assert_eq!(format!("{snap:?}"), format!("{:?}", raw.parse().unwrap()));
+            let (lenient, errors) = raw.parse_lenient_with(&mut bufs);
+            assert!(errors.is_empty());
+            assert_eq!(format!("{lenient:?}"), format!("{snap:?}"));
+            bufs.recycle(lenient);
+            bufs.recycle(snap);
+        }
+    }
+
+    #[test]
+    fn recycled_lists_are_reused() {
+        let mut raw = fixture_sample(0);
+        // Eight CPUs: the CPU list is on the heap.
+        let mut stat = String::from("cpu  8 0 8 80 0 0 0 0 0 0\n");
+        for id in 0..8 {
+            stat.push_str(&format!("cpu{id} 1 0 1 10 0 0 0 0 0 0\n"));
+        }
+        raw.set(Source::Stat, stat.as_bytes());
+        let mut bufs = SnapshotBuffers::default();
+        let ptrs = |s: &Snapshot<'_>| {
+            (
+                s.stat.as_ref().map(|v| v.cpus.as_ptr() as usize),
+                s.meminfo.as_ref().map(|v| v.entries().as_ptr() as usize),
+                s.vmstat.as_ref().map(|v| v.entries().as_ptr() as usize),
+                s.diskstats.as_ref().map(|v| v.as_ptr() as usize),
+                s.net_dev.as_ref().map(|v| v.as_ptr() as usize),
+                s.statfs.as_ref().map(|v| v.as_ptr() as usize),
+            )
+        };
+        let first = raw.parse_with(&mut bufs).unwrap();
+        assert_eq!(first.stat.as_ref().map(|s| s.cpus.len()), Some(8));
+        let before = ptrs(&first);
+        bufs.recycle(first);
+        // Another sample's text: its lists are built on the same allocations.
+        let other = fixture_sample(1);
+        let mut raw2 = other.clone();
+        raw2.set(Source::Stat, stat.as_bytes());
+        let second = raw2.parse_with(&mut bufs).unwrap();
+        assert_eq!(ptrs(&second), before);
+        assert_eq!(
+            second.meminfo.as_ref().map(|m| m.entries().len()),
+            other.parse().unwrap().meminfo.map(|m| m.entries().len())
+        );
+    }
+
+    #[test]
+    fn a_malformed_source_leaves_no_list_behind_for_the_next_sample() {
+        let mut bufs = SnapshotBuffers::default();
+        let good = fixture_sample(0);
+        let snap = good.parse_with(&mut bufs).unwrap();
+        bufs.recycle(snap);
+        let mut bad = fixture_sample(1);
+        bad.set(Source::Meminfo, b"MemTotal: 5 kB\nMemFree 6 kB\n");
+        assert!(bad.parse_with(&mut bufs).is_err());
+        let (snap, errors) = bad.parse_lenient_with(&mut bufs);
+        assert_eq!(errors.len(), 1);
+        assert!(snap.meminfo.is_none(), "a malformed source is left out");
+        assert!(snap.vmstat.is_some());
+        bufs.recycle(snap);
+        // The next sample parses whole, with nothing of the bad one.
+        let next = good.parse_with(&mut bufs).unwrap();
+        assert_eq!(format!("{next:?}"), format!("{:?}", good.parse().unwrap()));
     }
 }

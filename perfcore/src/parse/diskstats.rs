@@ -209,9 +209,7 @@ impl Serialize for DiskstatsJson<'_, '_> {
 /// whose device numbers or counters are not unsigned decimal numbers, or
 /// whose name is not UTF-8 is an error naming the line.
 pub fn parse(bytes: &[u8]) -> Result<Vec<DiskStat<'_>>> {
-    // About 100 bytes per line on a busy machine; a little spare is cheaper
-    // than regrowing.
-    let mut out = Vec::with_capacity(bytes.len() / 64 + 1);
+    let mut out = Vec::new();
     parse_into(bytes, &mut out)?;
     Ok(out)
 }
@@ -220,6 +218,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<DiskStat<'_>>> {
 /// reused. On error `out` holds the lines before the bad one.
 pub fn parse_into<'a>(bytes: &'a [u8], out: &mut Vec<DiskStat<'a>>) -> Result<()> {
     out.clear();
+    // About 100 bytes per line on a busy machine; a little spare is cheaper
+    // than regrowing (and nothing to do when `out` kept its allocation).
+    out.reserve(bytes.len() / 64 + 1);
     let mut rest = bytes;
     let mut n = 0;
     while !rest.is_empty() {

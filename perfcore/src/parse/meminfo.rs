@@ -492,9 +492,54 @@ fn find2(bytes: &[u8], mut i: usize, a: u8, b: u8) -> usize {
 /// # Ok::<(), perfcore::Error>(())
 /// ```
 pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
+    // Not `parse_into` on a new `Meminfo`, which would copy the 470-byte
+    // struct once more.
     // A 6.x kernel prints about 55 lines.
     let mut entries = Vec::with_capacity(64);
     let mut known = [None; KNOWN.len()];
+    parse_lines(bytes, &mut entries, &mut known)?;
+    Ok(Meminfo { entries, known })
+}
+
+/// Parses like [`parse`] into `out`, keeping the allocation of its entries (a
+/// reader that parses every second allocates nothing). On an error `out` holds
+/// the lines before the bad one.
+pub fn parse_into<'a>(bytes: &'a [u8], out: &mut Meminfo<'a>) -> Result<()> {
+    // Local vectors and array, put back at the end: the loop keeps them in
+    // registers and on the stack rather than behind `out`.
+    let mut entries = std::mem::take(&mut out.entries);
+    entries.clear();
+    // A 6.x kernel prints about 55 lines.
+    entries.reserve(64);
+    let mut known = [None; KNOWN.len()];
+    let r = parse_lines(bytes, &mut entries, &mut known);
+    *out = Meminfo { entries, known };
+    r
+}
+
+impl<'a> Meminfo<'a> {
+    /// An empty `Meminfo` on the allocation of `entries` (see [`super::recycle`]).
+    pub(crate) fn with_entries(mut entries: Vec<MeminfoEntry<'a>>) -> Self {
+        entries.clear();
+        Meminfo {
+            entries,
+            known: [None; KNOWN.len()],
+        }
+    }
+
+    /// Its entries, for their allocation.
+    pub(crate) fn into_entries(self) -> Vec<MeminfoEntry<'a>> {
+        self.entries
+    }
+}
+
+/// The lines of `bytes`, appended to `entries`, with the known keys' values in `known`.
+#[inline(always)]
+fn parse_lines<'a>(
+    bytes: &'a [u8],
+    entries: &mut Vec<MeminfoEntry<'a>>,
+    known: &mut [Option<u64>; KNOWN.len()],
+) -> Result<()> {
     let mut i = 0;
     let mut n = 0;
     while i < bytes.len() {
@@ -602,7 +647,7 @@ pub fn parse(bytes: &[u8]) -> Result<Meminfo<'_>> {
         }
         entries.push(MeminfoEntry { key, value, unit });
     }
-    Ok(Meminfo { entries, known })
+    Ok(())
 }
 
 /// The error for line `n`, which starts at `start`.
@@ -676,6 +721,27 @@ VmallocTotal:   34359738367 kB\n";
         assert_eq!(m.get("VmallocTotal"), Some(34359738367));
         assert_eq!(m.get("Nope"), None);
         assert_eq!(m.buffers_kib(), None);
+    }
+
+    #[test]
+    fn parse_into_gives_what_parse_gives_and_keeps_its_allocation() {
+        let mut kept = Meminfo::default();
+        parse_into(SMALL, &mut kept).unwrap();
+        assert_eq!(kept, parse(SMALL).unwrap());
+        let ptr = kept.entries().as_ptr();
+        // A second, shorter file: nothing of the first is left, known keys
+        // included, and the entries are on the same allocation.
+        let two = b"MemFree: 7 kB\nHugePages_Free: 3\n";
+        parse_into(two, &mut kept).unwrap();
+        assert_eq!(kept, parse(two).unwrap());
+        assert_eq!(kept.mem_total_kib(), None);
+        assert_eq!(kept.mem_free_kib(), Some(7));
+        assert_eq!(kept.entries().as_ptr(), ptr);
+        // An error leaves the lines before the bad one.
+        assert!(parse_into(b"MemTotal: 5 kB\nMemFree 6 kB\n", &mut kept).is_err());
+        assert_eq!(kept.entries().len(), 1);
+        assert_eq!(kept.mem_total_kib(), Some(5));
+        assert_eq!(kept.mem_free_kib(), None);
     }
 
     #[test]

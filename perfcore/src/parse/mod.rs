@@ -245,6 +245,18 @@ fn parse_u64_or_empty(b: &[u8]) -> Option<u64> {
     if b.is_empty() { Some(0) } else { parse_u64(b) }
 }
 
+/// An empty `Vec` on the allocation of `v`, for items that borrow from other
+/// bytes: a parse of one sample reuses the vector of a parse of another.
+///
+/// Collecting a `vec::IntoIter` through `filter_map` is done in place by std
+/// when both item types have the same size and alignment (here: one type, two
+/// lifetimes), so no allocation is made or freed; the test
+/// `recycle_keeps_the_allocation` checks that this stays so.
+pub(crate) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
 /// Borrows bytes as UTF-8 text, or `None` when they are not valid UTF-8.
 #[inline]
 pub(crate) fn utf8(b: &[u8]) -> Option<&str> {
@@ -299,6 +311,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn recycle_keeps_the_allocation() {
+        let text = String::from("abc");
+        let mut v: Vec<&str> = Vec::with_capacity(100);
+        v.push(&text);
+        let ptr = v.as_ptr() as usize;
+        let r: Vec<&'static str> = recycle(v);
+        assert!(r.is_empty());
+        assert!(r.capacity() >= 100);
+        assert_eq!(r.as_ptr() as usize, ptr, "the same allocation");
     }
 
     #[test]

@@ -185,8 +185,7 @@ impl Serialize for NetDevJson<'_, '_> {
 /// non-UTF-8 name, or anything but exactly 16 unsigned decimal counters
 /// after the name is an error naming the line.
 pub fn parse(bytes: &[u8]) -> Result<Vec<NetDev<'_>>> {
-    // Lines are about 110 bytes; the header takes ~230.
-    let mut out = Vec::with_capacity(bytes.len() / 96 + 1);
+    let mut out = Vec::new();
     parse_into(bytes, &mut out)?;
     Ok(out)
 }
@@ -195,6 +194,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<NetDev<'_>>> {
 /// reused. On error `out` holds the interfaces before the bad line.
 pub fn parse_into<'a>(bytes: &'a [u8], out: &mut Vec<NetDev<'a>>) -> Result<()> {
     out.clear();
+    // Lines are about 110 bytes; the header takes ~230 (nothing to do when
+    // `out` kept its allocation).
+    out.reserve(bytes.len() / 96 + 1);
     let mut rest = bytes;
     let mut n = 0;
     while !rest.is_empty() {

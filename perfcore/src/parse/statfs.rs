@@ -106,6 +106,14 @@ impl FsStat<'_> {
 /// Parses a `statfs[*]` measurement: one JSON object per line, blank lines skipped.
 pub fn parse(bytes: &[u8]) -> Result<Vec<FsStat<'_>>> {
     let mut out = Vec::new();
+    parse_into(bytes, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`parse`], but fills `out` (cleared first) so that its allocation is
+/// reused. On error `out` holds the mounts before the bad line.
+pub fn parse_into<'a>(bytes: &'a [u8], out: &mut Vec<FsStat<'a>>) -> Result<()> {
+    out.clear();
     for (n, line) in Lines::new(bytes) {
         if super::trim(line).is_empty() {
             continue;
@@ -114,7 +122,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<FsStat<'_>>> {
             .map_err(|e| Error::parse(FILE, n, format!("bad mount record: {e}")))?;
         out.push(fs);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Writes mounts as the NDJSON text of a `statfs[*]` measurement.

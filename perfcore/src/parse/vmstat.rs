@@ -252,6 +252,43 @@ pub fn parse(bytes: &[u8]) -> Result<Vmstat<'_>> {
         entries: Vec::with_capacity(bytes.len() / 20 + 8),
         known: [None; KNOWN.len()],
     };
+    parse_lines(bytes, &mut v)?;
+    Ok(v)
+}
+
+/// Parses like [`parse`] into `out`, keeping the allocation of its entries (a
+/// reader that parses every second allocates nothing). On an error `out` holds
+/// the lines before the bad one.
+pub fn parse_into<'a>(bytes: &'a [u8], out: &mut Vmstat<'a>) -> Result<()> {
+    // A local `Vmstat`, put back at the end: the loop keeps it in registers
+    // and on the stack rather than behind `out`.
+    let mut v = Vmstat::with_entries(std::mem::take(&mut out.entries));
+    // A 6.x kernel prints about 180 lines of about 24 bytes.
+    v.entries.reserve(bytes.len() / 20 + 8);
+    let r = parse_lines(bytes, &mut v);
+    *out = v;
+    r
+}
+
+impl<'a> Vmstat<'a> {
+    /// An empty `Vmstat` on the allocation of `entries` (see [`super::recycle`]).
+    pub(crate) fn with_entries(mut entries: Vec<(&'a str, u64)>) -> Self {
+        entries.clear();
+        Vmstat {
+            entries,
+            known: [None; KNOWN.len()],
+        }
+    }
+
+    /// Its entries, for their allocation.
+    pub(crate) fn into_entries(self) -> Vec<(&'a str, u64)> {
+        self.entries
+    }
+}
+
+/// The lines of `bytes`, appended to `v`.
+#[inline(always)]
+fn parse_lines<'a>(bytes: &'a [u8], v: &mut Vmstat<'a>) -> Result<()> {
     // One validation of the whole text lets keys be sliced as `&str` without
     // checking each; a file that is not UTF-8 falls back to checking per key.
     let text = std::str::from_utf8(bytes).ok();
@@ -339,7 +376,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vmstat<'_>> {
         }
         v.entries.push((key, value));
     }
-    Ok(v)
+    Ok(())
 }
 
 /// Serializes as a map of the keys to the values as printed, in file order:
@@ -394,6 +431,29 @@ oom_kill 3\n";
         assert_eq!(v.oom_kill(), Some(3));
         assert_eq!(v.get("nr_free_pages"), Some(977769));
         assert_eq!(v.get("nope"), None);
+    }
+
+    #[test]
+    fn parse_into_gives_what_parse_gives_and_keeps_its_allocation() {
+        let one = b"nr_free_pages 977769\npgpgin 5\npgmajfault 507162\noom_kill 1\n";
+        let mut kept = Vmstat::default();
+        parse_into(one, &mut kept).unwrap();
+        assert_eq!(kept, parse(one).unwrap());
+        let ptr = kept.entries().as_ptr();
+        // A second, shorter file: nothing of the first is left, known keys
+        // included, and the entries are on the same allocation.
+        let two = b"pgpgout 9\n";
+        parse_into(two, &mut kept).unwrap();
+        assert_eq!(kept, parse(two).unwrap());
+        assert_eq!(
+            (kept.pgpgin(), kept.pgpgout(), kept.oom_kill()),
+            (None, Some(9), None)
+        );
+        assert_eq!(kept.entries().as_ptr(), ptr);
+        // An error leaves the lines before the bad one.
+        assert!(parse_into(b"pgpgin 5\npgpgout x\n", &mut kept).is_err());
+        assert_eq!(kept.entries(), &[("pgpgin", 5)]);
+        assert_eq!(kept.pgpgin(), Some(5));
     }
 
     #[test]
