@@ -36,7 +36,7 @@ enum What {
     #[command(subcommand)]
     Retention(RetentionCmd),
     /// Compact a tenant's rows into the sorted blocks summaries read (run it after an
-    /// import and from a daily timer; rows of the last, unfilled block wait).
+    /// import and from a daily timer; a short last block is rebuilt with newer rows).
     Compact {
         #[command(flatten)]
         tenant: TenantArg,

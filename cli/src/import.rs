@@ -576,8 +576,8 @@ fn run_with(rt: &Runtime, store: &Store, args: &Args) -> Result<()> {
             r.already_present
         );
     }
-    // The imported rows in the sorted blocks summaries read (the last, unfilled
-    // block of each machine waits for more rows).
+    // The imported rows in the sorted blocks summaries read (each machine's last
+    // block may be short; the next compaction with newer rows builds it again).
     let mut blocks = 0;
     for id in stored_to {
         blocks += rt

@@ -40,7 +40,7 @@ fn sketch_len(n: usize) -> usize {
     if n == 0 {
         return 0;
     }
-    n.div_ceil(SKETCH_STRIDE) + usize::from((n - 1) % SKETCH_STRIDE != 0)
+    n.div_ceil(SKETCH_STRIDE) + usize::from(!(n - 1).is_multiple_of(SKETCH_STRIDE))
 }
 
 /// The sketch of sorted, NaN-free `values` (little-endian f64).
@@ -50,7 +50,7 @@ pub(crate) fn encode_sketch(values: &[f64]) -> Vec<u8> {
     for v in values.iter().step_by(SKETCH_STRIDE) {
         out.extend_from_slice(&v.to_le_bytes());
     }
-    if n > 0 && (n - 1) % SKETCH_STRIDE != 0 {
+    if n > 0 && !(n - 1).is_multiple_of(SKETCH_STRIDE) {
         out.extend_from_slice(&values[n - 1].to_le_bytes());
     }
     out
