@@ -25,6 +25,20 @@ impl CopyEncoder {
         CopyEncoder { buf }
     }
 
+    /// A continuation of a stream begun by [`CopyEncoder::new`] (no header), room
+    /// for `capacity` bytes: a large COPY sent in parts, one encoded while the
+    /// server takes the one before.
+    pub fn continuation(capacity: usize) -> Self {
+        CopyEncoder {
+            buf: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// The bytes so far, the stream left open for a continuation.
+    pub fn into_part(self) -> Vec<u8> {
+        self.buf
+    }
+
     /// Starts a tuple of `fields` fields.
     #[inline]
     pub fn tuple(&mut self, fields: i16) {
