@@ -774,15 +774,7 @@ impl PgStore {
                 tenant.0,
                 machine.0,
             );
-            copy_out_on(&mut tx, &select, &mut |f| {
-                for (i, col) in loose.iter_mut().enumerate() {
-                    if let Some(v) = f.opt_f64(i)? {
-                        col.push(v);
-                    }
-                }
-                Ok(())
-            })
-            .await?;
+            copy_dense_on(&mut tx, &select, &mut loose).await?;
         }
         let mut sketches: Vec<Vec<BlockSketch>> = vec![Vec::new(); metrics.len()];
         if !spans.is_empty() && !metrics.is_empty() {
@@ -990,15 +982,7 @@ impl PgStore {
                         block.first_ms,
                         block.last_ms
                     );
-                    copy_out_on(&mut tx, &select, &mut |f| {
-                        for (i, col) in cols.iter_mut().enumerate() {
-                            if let Some(v) = f.opt_f64(i)? {
-                                col.push(v);
-                            }
-                        }
-                        Ok(())
-                    })
-                    .await?;
+                    copy_dense_on(&mut tx, &select, &mut cols).await?;
                 }
                 sqlx::query(
                     "INSERT INTO block_spans (tenant_id, machine_id, last_ms, first_ms, row_count) \
@@ -1190,17 +1174,11 @@ impl PgStore {
             from_ms,
             to_ms
         );
-        let mut out: Vec<(Metric, Vec<f64>)> = metrics.iter().map(|m| (*m, Vec::new())).collect();
-        self.copy_out(tenant, &select, |f| {
-            for (i, (_, col)) in out.iter_mut().enumerate() {
-                if let Some(v) = f.opt_f64(i)? {
-                    col.push(v);
-                }
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(out)
+        let mut cols = vec![Vec::new(); metrics.len()];
+        let mut tx = self.tenant_tx(tenant).await?;
+        copy_dense_on(&mut tx, &select, &mut cols).await?;
+        tx.commit().await.map_err(Error::db("ending a read"))?;
+        Ok(metrics.iter().copied().zip(cols).collect())
     }
 
     pub(crate) async fn time_bounds(
@@ -1797,6 +1775,20 @@ fn upload_from_row(r: &PgRow) -> Upload {
 }
 
 /// Runs `COPY (select) TO STDOUT (FORMAT binary)` on `conn`, calling `on_tuple` per row.
+/// Appends the non-NULL values of each column of a binary COPY out of `select`
+/// (DOUBLE PRECISION columns only) to the matching vector of `cols`.
+async fn copy_dense_on(conn: &mut PgConnection, select: &str, cols: &mut [Vec<f64>]) -> Result<()> {
+    copy_out_on(conn, select, &mut |f| {
+        for (i, col) in cols.iter_mut().enumerate() {
+            if let Some(v) = f.opt_f64(i)? {
+                col.push(v);
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
 async fn copy_out_on(
     conn: &mut PgConnection,
     select: &str,

@@ -518,11 +518,64 @@ impl Drop for DropDb {
     }
 }
 
+/// A new database `name` as a build that knew only `migrations` (version, name,
+/// SQL) left it, and a connection to it as the admin, with its URL.
+async fn database_at(
+    admin: &str,
+    name: &str,
+    migrations: &[(i64, &str, &str)],
+) -> (PgConnection, String) {
+    use sha2::{Digest, Sha256};
+    let mut a = PgConnection::connect(admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut a)
+        .await
+        .unwrap();
+    a.close().await.ok();
+    let url = crate::harness::with_database(admin, name, None);
+    let mut c = PgConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE perfan_schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+         checksum TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    for &(v, n, sql) in migrations {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let sum: String = Sha256::digest(sql.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        sqlx::query("INSERT INTO perfan_schema_migrations VALUES ($1, $2, $3, 0)")
+            .bind(v)
+            .bind(n)
+            .bind(sum)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    (c, url)
+}
+
+const MIGRATION_1: (i64, &str, &str) = (
+    1,
+    "init",
+    include_str!("../../migrations/postgres/0001_init.sql"),
+);
+const MIGRATION_2: (i64, &str, &str) = (
+    2,
+    "directory_rls",
+    include_str!("../../migrations/postgres/0002_directory_rls.sql"),
+);
+
 /// A database at schema version 2 with rows and a plain role's grants: migration 3
 /// moves the rows into the partitioned table and the role keeps its privileges.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_migration_3_keeps_rows_and_grants() {
-    use sha2::{Digest, Sha256};
     let Some(admin) = crate::harness::admin_url() else {
         return;
     };
@@ -533,50 +586,8 @@ async fn postgres_migration_3_keeps_rows_and_grants() {
         name: name.clone(),
         role: role.clone(),
     };
-    let mut a = PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut a)
-        .await
-        .unwrap();
-    a.close().await.ok();
-    let url = crate::harness::with_database(&admin, &name, None);
-    let mut c = PgConnection::connect(&url).await.unwrap();
     // What a build with migrations 1 and 2 left behind.
-    sqlx::raw_sql(
-        "CREATE TABLE perfan_schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
-         checksum TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
-    )
-    .execute(&mut c)
-    .await
-    .unwrap();
-    for (v, n, sql) in [
-        (
-            1,
-            "init",
-            include_str!("../../migrations/postgres/0001_init.sql"),
-        ),
-        (
-            2,
-            "directory_rls",
-            include_str!("../../migrations/postgres/0002_directory_rls.sql"),
-        ),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut c)
-            .await
-            .unwrap();
-        let sum: String = Sha256::digest(sql.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        sqlx::query("INSERT INTO perfan_schema_migrations VALUES ($1, $2, $3, 0)")
-            .bind(v as i64)
-            .bind(n)
-            .bind(sum)
-            .execute(&mut c)
-            .await
-            .unwrap();
-    }
+    let (mut c, url) = database_at(&admin, &name, &[MIGRATION_1, MIGRATION_2]).await;
     let tenant: i64 = sqlx::query_scalar("SELECT perfan_create_tenant('old', 0)")
         .fetch_one(&mut c)
         .await
@@ -694,7 +705,6 @@ async fn postgres_migration_3_keeps_rows_and_grants() {
 /// reads the rows; the next compaction builds blocks with sketches again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_migration_5_drops_blocks_without_sketches() {
-    use sha2::{Digest, Sha256};
     let Some(admin) = crate::harness::admin_url() else {
         return;
     };
@@ -704,59 +714,25 @@ async fn postgres_migration_5_drops_blocks_without_sketches() {
         name: name.clone(),
         role: crate::harness::unique("perfan_unused"),
     };
-    let mut a = PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut a)
-        .await
-        .unwrap();
-    a.close().await.ok();
-    let url = crate::harness::with_database(&admin, &name, None);
-    let mut c = PgConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql(
-        "CREATE TABLE perfan_schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
-         checksum TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
+    let (mut c, url) = database_at(
+        &admin,
+        &name,
+        &[
+            MIGRATION_1,
+            MIGRATION_2,
+            (
+                3,
+                "ingest_partition",
+                include_str!("../../migrations/postgres/0003_ingest_partition.sql"),
+            ),
+            (
+                4,
+                "summary_blocks",
+                include_str!("../../migrations/postgres/0004_summary_blocks.sql"),
+            ),
+        ],
     )
-    .execute(&mut c)
-    .await
-    .unwrap();
-    for (v, n, sql) in [
-        (
-            1,
-            "init",
-            include_str!("../../migrations/postgres/0001_init.sql"),
-        ),
-        (
-            2,
-            "directory_rls",
-            include_str!("../../migrations/postgres/0002_directory_rls.sql"),
-        ),
-        (
-            3,
-            "ingest_partition",
-            include_str!("../../migrations/postgres/0003_ingest_partition.sql"),
-        ),
-        (
-            4,
-            "summary_blocks",
-            include_str!("../../migrations/postgres/0004_summary_blocks.sql"),
-        ),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut c)
-            .await
-            .unwrap();
-        let sum: String = Sha256::digest(sql.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        sqlx::query("INSERT INTO perfan_schema_migrations VALUES ($1, $2, $3, 0)")
-            .bind(v as i64)
-            .bind(n)
-            .bind(sum)
-            .execute(&mut c)
-            .await
-            .unwrap();
-    }
+    .await;
     let tenant: i64 = sqlx::query_scalar("SELECT perfan_create_tenant('old', 0)")
         .fetch_one(&mut c)
         .await
