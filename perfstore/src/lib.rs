@@ -494,24 +494,28 @@ impl Store {
         to_ms: i64,
     ) -> Result<Vec<(Metric, Summary)>> {
         let range = (from_ms, to_ms);
-        if let Backend::Postgres(pg) = &self.backend {
-            if let Some(out) =
-                Self::pg_sketch_summaries(pg, tenant, machine, metrics, range).await?
-            {
-                return Ok(out);
+        let lite = match &self.backend {
+            Backend::Postgres(pg) => {
+                if let Some(out) =
+                    Self::pg_sketch_summaries(pg, tenant, machine, metrics, range).await?
+                {
+                    return Ok(out);
+                }
+                return self
+                    .summarize_rows(tenant, machine, metrics, from_ms, to_ms)
+                    .await;
             }
-            return self
-                .summarize_rows(tenant, machine, metrics, from_ms, to_ms)
-                .await;
-        }
+            Backend::Sqlite(s) => s,
+        };
         for _ in 0..SUMMARY_ATTEMPTS {
-            let (spans, _) =
-                on!(self, b => b.block_runs(tenant, machine, &[], range, Vec::new()).await)?;
+            let (spans, _) = lite
+                .block_runs(tenant, machine, &[], range, Vec::new())
+                .await?;
             if spans.is_empty() {
                 break;
             }
             if let Some(out) = self
-                .summarize_spans(tenant, machine, metrics, range, &spans)
+                .summarize_spans(lite, tenant, machine, metrics, range, &spans)
                 .await?
             {
                 return Ok(out);
@@ -560,6 +564,7 @@ impl Store {
     /// metric's read found other spans.
     async fn summarize_spans(
         &self,
+        lite: &sqlite::SqliteStore,
         tenant: TenantId,
         machine: MachineId,
         metrics: &[Metric],
@@ -572,9 +577,11 @@ impl Store {
         for (a, b) in compute::gaps(spans, range.0, range.1) {
             ranges.extend(self.split(tenant, machine, a, b).await?);
         }
-        let parts = futures_util::future::try_join_all(ranges.iter().map(|&(a, b)| async move {
-            on!(self, s => s.dense_columns(tenant, machine, metrics, a, b).await)
-        }))
+        let parts = futures_util::future::try_join_all(
+            ranges
+                .iter()
+                .map(|&(a, b)| lite.dense_columns(tenant, machine, metrics, a, b)),
+        )
         .await?;
         let mut loose: Vec<Vec<f64>> = vec![Vec::new(); metrics.len()];
         for part in parts {
@@ -596,8 +603,9 @@ impl Store {
                 let mut out = Vec::with_capacity(share.len());
                 for (i, mut l) in share {
                     let one = &metrics[i..=i];
-                    let (seen, mut bufs) =
-                        on!(self, b => b.block_runs(tenant, machine, one, range, vec![buf]).await)?;
+                    let (seen, mut bufs) = lite
+                        .block_runs(tenant, machine, one, range, vec![buf])
+                        .await?;
                     if seen != spans {
                         return Ok::<_, Error>(None);
                     }

@@ -672,57 +672,6 @@ impl PgStore {
         tx.commit().await.map_err(Error::db("ending a read"))
     }
 
-    /// The compacted spans inside `[from_ms, to_ms)` and their sorted values, read in
-    /// one statement (one snapshot).
-    pub(crate) async fn block_runs(
-        &self,
-        tenant: TenantId,
-        machine: MachineId,
-        metrics: &[Metric],
-        (from_ms, to_ms): (i64, i64),
-        bufs: Vec<compute::FlatRuns>,
-    ) -> Result<compute::BlockRuns> {
-        // One snapshot for the spans and the blocks, read as two plain index range
-        // scans (joined in SQL, the planner scanned every block of the machine per
-        // span until statistics existed). The blocks come by binary COPY out, which
-        // streams the 32 KB values faster than sqlx's rows. Only integers and metric
-        // names (identifiers of this crate) are formatted into the statement.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
-            .map_err(Error::db("starting a read"))?;
-        set_tenant(&mut tx, tenant).await?;
-        let spans = read_spans(&mut tx, tenant, machine, (from_ms, to_ms)).await?;
-        let mut runs = compute::reuse(bufs, metrics.len());
-        if !spans.is_empty() {
-            for (m, run) in metrics.iter().zip(runs.iter_mut()) {
-                let select = format!(
-                    "SELECT last_ms, value_count::bigint, sorted_values FROM metric_blocks \
-                     WHERE tenant_id = {t} AND machine_id = {mach} AND metric = '{name}' \
-                     AND last_ms >= {from_ms} AND last_ms < {to_ms} AND first_ms >= {from_ms} \
-                     ORDER BY last_ms",
-                    t = tenant.0,
-                    mach = machine.0,
-                    name = m.name(),
-                );
-                copy_out_on(&mut tx, &select, &mut |f| {
-                    let last = f.i64(0)?;
-                    if spans.binary_search_by_key(&last, |s| s.last_ms).is_err() {
-                        return Err(Error::Invalid("a summary block without its span".into()));
-                    }
-                    let bytes = f
-                        .opt_bytes(2)?
-                        .ok_or_else(|| Error::Invalid("stored block values are NULL".into()))?;
-                    run.push(bytes, f.i64(1)?)
-                })
-                .await?;
-            }
-        }
-        tx.commit().await.map_err(Error::db("ending a read"))?;
-        Ok((spans, runs))
-    }
-
     /// Summaries of `metrics` in `[from_ms, to_ms)` from the compacted blocks'
     /// sketches, the few slices of their values that can hold the percentiles
     /// ([`crate::sketch`]), and the rows outside the blocks; `None` when no span lies
