@@ -359,7 +359,7 @@ impl Store {
         let present = on!(self, b => b.present(tenant, machine).await)?;
         let ranges = self.split(tenant, machine, from_ms, to_ms).await?;
         let present = &present;
-        let parts = futures_util::future::try_join_all(ranges.iter().map(|&(a, b)| async move {
+        let parts = join_all_reads(ranges.iter().map(|&(a, b)| async move {
             on!(self, s => s.rows(tenant, machine, present, a, b).await)
         }))
         .await?;
@@ -545,7 +545,7 @@ impl Store {
         let shares: Vec<Vec<Metric>> = (0..workers)
             .map(|w| metrics.iter().copied().skip(w).step_by(workers).collect())
             .collect();
-        let results = futures_util::future::try_join_all(
+        let results = join_all_reads(
             shares
                 .iter()
                 .map(|ms| pg.sketch_summaries(tenant, machine, ms, range)),
@@ -577,7 +577,7 @@ impl Store {
         for (a, b) in compute::gaps(spans, range.0, range.1) {
             ranges.extend(self.split(tenant, machine, a, b).await?);
         }
-        let parts = futures_util::future::try_join_all(
+        let parts = join_all_reads(
             ranges
                 .iter()
                 .map(|&(a, b)| lite.dense_columns(tenant, machine, metrics, a, b)),
@@ -597,31 +597,30 @@ impl Store {
         for (i, l) in loose.into_iter().enumerate() {
             shares[i % workers].push((i, l));
         }
-        let results =
-            futures_util::future::try_join_all(shares.into_iter().map(|share| async move {
-                let mut buf = compute::FlatRuns::default();
-                let mut out = Vec::with_capacity(share.len());
-                for (i, mut l) in share {
-                    let one = &metrics[i..=i];
-                    let (seen, mut bufs) = lite
-                        .block_runs(tenant, machine, one, range, vec![buf])
-                        .await?;
-                    if seen != spans {
-                        return Ok::<_, Error>(None);
-                    }
-                    let runs = bufs.pop().unwrap_or_default();
-                    let (runs, s) = tokio::task::spawn_blocking(move || {
-                        let s = runs.summarize_with(&mut l);
-                        (runs, s)
-                    })
-                    .await
-                    .map_err(|e| Error::Task(e.to_string()))?;
-                    buf = runs;
-                    out.push((i, s));
+        let results = join_all_reads(shares.into_iter().map(|share| async move {
+            let mut buf = compute::FlatRuns::default();
+            let mut out = Vec::with_capacity(share.len());
+            for (i, mut l) in share {
+                let one = &metrics[i..=i];
+                let (seen, mut bufs) = lite
+                    .block_runs(tenant, machine, one, range, vec![buf])
+                    .await?;
+                if seen != spans {
+                    return Ok::<_, Error>(None);
                 }
-                Ok(Some(out))
-            }))
-            .await?;
+                let runs = bufs.pop().unwrap_or_default();
+                let (runs, s) = tokio::task::spawn_blocking(move || {
+                    let s = runs.summarize_with(&mut l);
+                    (runs, s)
+                })
+                .await
+                .map_err(|e| Error::Task(e.to_string()))?;
+                buf = runs;
+                out.push((i, s));
+            }
+            Ok(Some(out))
+        }))
+        .await?;
         let mut all: Vec<(usize, Summary)> = Vec::with_capacity(metrics.len());
         for r in results {
             let Some(part) = r else { return Ok(None) };
@@ -644,7 +643,7 @@ impl Store {
         to_ms: i64,
     ) -> Result<Vec<(Metric, Summary)>> {
         let ranges = self.split(tenant, machine, from_ms, to_ms).await?;
-        let parts = futures_util::future::try_join_all(ranges.iter().map(|&(a, b)| async move {
+        let parts = join_all_reads(ranges.iter().map(|&(a, b)| async move {
             on!(self, s => s.dense_columns(tenant, machine, metrics, a, b).await)
         }))
         .await?;
@@ -831,6 +830,19 @@ impl Store {
     pub async fn size_bytes(&self) -> Result<u64> {
         on!(self, b => b.size_bytes().await)
     }
+}
+
+/// Runs reads on several connections to the end, then returns their results or the
+/// first error. Unlike `try_join_all`, a failed read does not drop the others
+/// midway: a COPY or query abandoned mid-stream leaves its connection
+/// mid-protocol for the pool's next user.
+async fn join_all_reads<T>(
+    reads: impl IntoIterator<Item = impl std::future::Future<Output = Result<T>>>,
+) -> Result<Vec<T>> {
+    futures_util::future::join_all(reads)
+        .await
+        .into_iter()
+        .collect()
 }
 
 fn check_name(what: &str, name: &str) -> Result<()> {

@@ -1748,14 +1748,25 @@ async fn copy_out_on(
         .await
         .map_err(Error::db("starting COPY out"))?;
     let mut dec = CopyDecoder::new();
+    // After a tuple is refused the rest is read and dropped: a COPY left unread
+    // leaves the connection mid-protocol, and the pool's next transaction on it
+    // failed to begin.
+    let mut refused = None;
     while let Some(chunk) = stream
         .try_next()
         .await
         .map_err(Error::db("reading COPY data"))?
     {
-        dec.feed(&chunk, &mut *on_tuple)?;
+        if refused.is_none()
+            && let Err(e) = dec.feed(&chunk, &mut *on_tuple)
+        {
+            refused = Some(e);
+        }
     }
-    dec.finish()
+    match refused {
+        Some(e) => Err(e),
+        None => dec.finish(),
+    }
 }
 
 /// The machine's compacted spans inside `[from, to)`, in time order.

@@ -236,3 +236,59 @@ async fn sqlite_memory_store_compacts_too() {
     let got = s.summary(t, m, i64::MIN, i64::MAX).await.unwrap();
     assert_same(&got, &expected(&all, i64::MIN, i64::MAX), "memory");
 }
+
+/// On PostgreSQL a summary reads sketches and slices: a sketch that does not fit
+/// its count, and block values that disagree with their sketch where it sampled
+/// them, are errors, not wrong summaries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_damaged_sketch_or_values_are_errors() {
+    use sqlx::Connection;
+    let Some(db) = crate::harness::postgres().await else {
+        return;
+    };
+    let s = &db.store;
+    let t = s.tenant_by_name_or_create("a").await.unwrap().id;
+    let m = machine(s, t, "m").await;
+    let all = rows(0..2 * BLOCK_ROWS as i64);
+    s.ingest(t, m, &all, &[]).await.unwrap();
+    assert_eq!(s.compact(t, m).await.unwrap().blocks, 2);
+    let good = s.summary(t, m, i64::MIN, i64::MAX).await.unwrap();
+    assert_same(&good, &expected(&all, i64::MIN, i64::MAX), "undamaged");
+    // The test database's owner is a superuser: row-level security does not apply.
+    let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let run = |sql: &'static str| {
+        let url = db.url.clone();
+        async move {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            let n = sqlx::query(sql)
+                .execute(&mut c)
+                .await
+                .unwrap()
+                .rows_affected();
+            assert_eq!(n, 1, "{sql}");
+        }
+    };
+    // A sketch one value short.
+    run(
+        "UPDATE metric_blocks SET sketch = substring(sketch FROM 9) \
+         WHERE metric = 'load1' AND first_ms = (SELECT min(first_ms) FROM metric_blocks)",
+    )
+    .await;
+    let err = s.summary(t, m, i64::MIN, i64::MAX).await.unwrap_err();
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    // Undo it by compacting again from the rows: drop the spans (as retention would).
+    sqlx::query("TRUNCATE metric_blocks, block_spans")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(s.compact(t, m).await.unwrap().blocks, 2);
+    let again = s.summary(t, m, i64::MIN, i64::MAX).await.unwrap();
+    assert_same(&again, &expected(&all, i64::MIN, i64::MAX), "rebuilt");
+    // Values overwritten with zeros: sorted, but not what the sketch sampled.
+    run("UPDATE metric_blocks SET sorted_values = decode(repeat('00', length(sorted_values)), 'hex') \
+         WHERE metric = 'load1' AND first_ms = (SELECT min(first_ms) FROM metric_blocks)")
+        .await;
+    let err = s.summary(t, m, i64::MIN, i64::MAX).await.unwrap_err();
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    c.close().await.ok();
+}
