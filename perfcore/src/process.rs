@@ -16,7 +16,7 @@
 use crate::error::{Error, Result};
 use crate::metrics::IntervalRow;
 use crate::rates::{Break, Interval};
-use crate::snapshot::{RawSample, Snapshot};
+use crate::snapshot::{RawSample, Snapshot, SnapshotBuffers};
 
 /// Receives each interval (with the later sample, for gauges and raw counters).
 pub trait IntervalSink {
@@ -68,10 +68,14 @@ where
 {
     let mut stats = RunStats::default();
     let mut prev: Option<RawSample> = None;
+    // The lists of the two snapshots parsed per tick, kept from tick to tick.
+    let (mut cur_bufs, mut prev_bufs) = (SnapshotBuffers::default(), SnapshotBuffers::default());
     for raw in samples {
         let raw = raw?;
         stats.samples += 1;
-        let cur = raw.parse().map_err(|e| at_tick(&raw, e))?;
+        let cur = raw
+            .parse_with(&mut cur_bufs)
+            .map_err(|e| at_tick(&raw, e))?;
         sink.sample(&cur)?;
         let ts = raw.timestamp_ms;
         stats.time_range_ms = Some(match stats.time_range_ms {
@@ -81,7 +85,7 @@ where
         let mut keep = true;
         if let Some(p) = &prev {
             // Parsed again rather than kept: a parsed sample borrows its text.
-            let ps = p.parse().map_err(|e| at_tick(p, e))?;
+            let ps = p.parse_with(&mut prev_bufs).map_err(|e| at_tick(p, e))?;
             match Interval::between(&ps, &cur) {
                 Ok(iv) => {
                     stats.intervals += 1;
@@ -98,7 +102,9 @@ where
                     keep = false;
                 }
             }
+            prev_bufs.recycle(ps);
         }
+        cur_bufs.recycle(cur);
         if keep {
             prev = Some(raw);
         }
