@@ -526,10 +526,10 @@ impl Store {
     }
 
     /// [`Store::summarize_metrics`] on PostgreSQL: sending every value is the whole
-    /// cost over a network, so workers (one per core) each take a share of the
-    /// metrics and read, in one snapshot, the rows outside the spans and the blocks'
-    /// sketches and slices (the server cuts the slices). `None` when a worker found
-    /// no span in the range: the rows alone are read then.
+    /// cost over a network, so connections (one per core), all on one snapshot,
+    /// share out the rows outside the spans, then each reads the blocks' sketches
+    /// and slices of a share of the metrics (the server cuts the slices). `None` when
+    /// no span lies in the range: the rows alone are read then.
     async fn pg_sketch_summaries(
         pg: &postgres::PgStore,
         tenant: TenantId,
@@ -545,15 +545,11 @@ impl Store {
         let shares: Vec<Vec<Metric>> = (0..workers)
             .map(|w| metrics.iter().copied().skip(w).step_by(workers).collect())
             .collect();
-        let results = join_all_reads(
-            shares
-                .iter()
-                .map(|ms| pg.sketch_summaries(tenant, machine, ms, range)),
-        )
-        .await?;
+        let Some(results) = pg.sketch_summaries(tenant, machine, &shares, range).await? else {
+            return Ok(None);
+        };
         let mut all: Vec<(Metric, Summary)> = Vec::with_capacity(metrics.len());
-        for (ms, r) in shares.iter().zip(results) {
-            let Some(sums) = r else { return Ok(None) };
+        for (ms, sums) in shares.iter().zip(results) {
             all.extend(ms.iter().zip(sums).filter_map(|(m, s)| s.map(|s| (*m, s))));
         }
         all.sort_unstable_by_key(|(m, _)| m.index());

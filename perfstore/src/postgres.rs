@@ -672,183 +672,109 @@ impl PgStore {
         tx.commit().await.map_err(Error::db("ending a read"))
     }
 
-    /// Summaries of `metrics` in `[from_ms, to_ms)` from the compacted blocks'
-    /// sketches, the few slices of their values that can hold the percentiles
-    /// ([`crate::sketch`]), and the rows outside the blocks; `None` when no span lies
-    /// in the range.
+    /// Summaries of each share of metrics in `[from_ms, to_ms)` from the compacted
+    /// blocks' sketches, the few slices of their values that can hold the
+    /// percentiles ([`crate::sketch`]), and the rows outside the blocks; `None` when
+    /// no span lies in the range.
     ///
-    /// One REPEATABLE READ snapshot covers the spans, the rows outside them, the
-    /// sketches and the slices, so the slices are cut from the very blocks the
-    /// sketches describe and nothing can change in between. Seven round trips
-    /// whatever the number of metrics and blocks (a loaded server makes each one
-    /// cost): begin, tenant, spans, a binary COPY of the rows outside the spans, a
-    /// binary COPY of the sketches, one SELECT of every slice (`substring` of the
-    /// out-of-line values fetches only the TOAST chunks it covers), commit.
+    /// One transaction per share, all on one snapshot: the first exports it
+    /// (`pg_export_snapshot`) and the others import it, so the spans, the rows
+    /// outside them, the sketches and the slices all agree, and the slices are cut
+    /// from the very blocks the sketches describe. The rows outside the spans (the
+    /// ends of a range that cuts blocks) are read once, their gaps shared out over
+    /// the transactions; then each reads its share's sketches (one binary COPY) and
+    /// slices (one SELECT; `substring` of the out-of-line values fetches only the
+    /// TOAST chunks it covers), whatever the number of blocks.
     pub(crate) async fn sketch_summaries(
         &self,
         tenant: TenantId,
         machine: MachineId,
-        metrics: &[Metric],
+        shares: &[Vec<Metric>],
         (from_ms, to_ms): (i64, i64),
-    ) -> Result<Option<Vec<Option<perfcore::stats::Summary>>>> {
-        use crate::sketch::{BlockSketch, SketchSummary};
-        let mut tx = self
+    ) -> Result<Option<Vec<Vec<Option<perfcore::stats::Summary>>>>> {
+        let read_only = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+        let mut first = self
             .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .begin_with(read_only)
             .await
             .map_err(Error::db("starting a read"))?;
-        set_tenant(&mut tx, tenant).await?;
-        let spans = read_spans(&mut tx, tenant, machine, (from_ms, to_ms)).await?;
+        let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
+            .fetch_one(&mut *first)
+            .await
+            .map_err(Error::db("exporting the read's snapshot"))?;
+        // Formatted into SET TRANSACTION SNAPSHOT (no parameters there): the server
+        // names snapshots with hexadecimal digits and dashes.
+        if snapshot.is_empty() || !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(Error::Invalid(format!(
+                "unexpected snapshot name {snapshot:?}"
+            )));
+        }
+        set_tenant(&mut first, tenant).await?;
+        let open_other = || async {
+            let mut tx = self
+                .pool
+                .begin_with(read_only)
+                .await
+                .map_err(Error::db("starting a read"))?;
+            sqlx::query(AssertSqlSafe(format!(
+                "SET TRANSACTION SNAPSHOT '{snapshot}'"
+            )))
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db("importing the read's snapshot"))?;
+            set_tenant(&mut tx, tenant).await?;
+            Ok::<_, Error>(tx)
+        };
+        let (spans, others) = tokio::join!(
+            read_spans(&mut first, tenant, machine, (from_ms, to_ms)),
+            futures_util::future::join_all((1..shares.len().max(1)).map(|_| open_other())),
+        );
+        let mut txs = vec![first];
+        for tx in others {
+            txs.push(tx?);
+        }
+        let spans = spans?;
         if spans.is_empty() {
-            tx.commit().await.map_err(Error::db("ending a read"))?;
+            for tx in txs {
+                tx.commit().await.map_err(Error::db("ending a read"))?;
+            }
             return Ok(None);
         }
-        let spans = &spans[..];
-        // The rows outside the spans: only integers and metric names are formatted
-        // into the statement (COPY takes no parameters).
-        let mut loose: Vec<Vec<f64>> = vec![Vec::new(); metrics.len()];
-        for gaps in compute::gaps(spans, from_ms, to_ms).chunks(32) {
-            if metrics.is_empty() {
-                break;
-            }
-            let ranges = gaps
-                .iter()
-                .map(|(a, b)| format!("(ts_ms >= {a} AND ts_ms < {b})"))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            let select = format!(
-                "SELECT {} FROM interval_metrics WHERE tenant_id = {} AND machine_id = {} \
-                 AND ({ranges})",
-                compute::column_list(metrics),
-                tenant.0,
-                machine.0,
-            );
-            copy_dense_on(&mut tx, &select, &mut loose).await?;
-        }
-        let mut sketches: Vec<Vec<BlockSketch>> = vec![Vec::new(); metrics.len()];
-        if !spans.is_empty() && !metrics.is_empty() {
-            // Only integers and metric names (identifiers of this crate) are
-            // formatted into the statement.
-            let names = metrics
-                .iter()
-                .map(|m| format!("'{}'", m.name()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let select = format!(
-                "SELECT metric, last_ms, value_count::bigint, value_mean, value_m2, sketch \
-                 FROM metric_blocks WHERE tenant_id = {t} AND machine_id = {mach} \
-                 AND metric IN ({names}) AND last_ms >= {from_ms} AND last_ms < {to_ms} \
-                 AND first_ms >= {from_ms} ORDER BY last_ms, metric",
-                t = tenant.0,
-                mach = machine.0,
-            );
-            copy_out_on(&mut tx, &select, &mut |f| {
-                let name = f.opt_bytes(0)?.unwrap_or_default();
-                let i = metrics
-                    .iter()
-                    .position(|m| m.name().as_bytes() == name)
-                    .ok_or_else(|| Error::Invalid("a summary block of another metric".into()))?;
-                let last = f.i64(1)?;
-                if spans.binary_search_by_key(&last, |s| s.last_ms).is_err() {
-                    return Err(Error::Invalid("a summary block without its span".into()));
+        let all: Vec<Metric> = shares.concat();
+        let gaps = compute::gaps(&spans, from_ms, to_ms);
+        let n = txs.len();
+        let parts = futures_util::future::join_all(txs.iter_mut().enumerate().map(|(w, tx)| {
+            let mine: Vec<(i64, i64)> = gaps.iter().copied().skip(w).step_by(n).collect();
+            let all = &all;
+            async move { loose_on(tx, tenant, machine, all, &mine).await }
+        }))
+        .await;
+        let mut loose: Vec<Vec<f64>> = vec![Vec::new(); all.len()];
+        for part in parts {
+            for (col, mut v) in loose.iter_mut().zip(part?) {
+                if col.is_empty() {
+                    *col = v;
+                } else {
+                    col.append(&mut v);
                 }
-                let sketch = f
-                    .opt_bytes(5)?
-                    .ok_or_else(|| Error::Invalid("a stored block sketch is NULL".into()))?;
-                sketches[i].push(BlockSketch::new(
-                    last,
-                    f.i64(2)?,
-                    f.f64(3)?,
-                    f.f64(4)?,
-                    sketch,
-                )?);
-                Ok(())
-            })
-            .await?;
-        }
-        // Sorting the loose values and the sketches' values is CPU work: off the runtime.
-        let plans: Vec<SketchSummary> = tokio::task::spawn_blocking(move || {
-            sketches
-                .into_iter()
-                .zip(loose)
-                .map(|(b, l)| SketchSummary::plan(b, l))
-                .collect()
-        })
-        .await
-        .map_err(|e| Error::Task(e.to_string()))?;
-        let (mut names, mut lasts, mut starts, mut lens) = (vec![], vec![], vec![], vec![]);
-        for (m, plan) in metrics.iter().zip(&plans) {
-            for (_, last, a, z) in plan.reads() {
-                let byte = |p: usize| {
-                    i32::try_from(p * 8)
-                        .map_err(|_| Error::Invalid("a summary block is too large".into()))
-                };
-                names.push(m.name());
-                lasts.push(last);
-                starts.push(byte(a)? + 1);
-                lens.push(byte(z - a)?);
             }
         }
-        // A subquery per slice, not a join: without statistics on metric_blocks (a
-        // role that does not own it cannot ANALYZE it) the planner joined by
-        // rescanning every block of the machine per slice, 0.45 s for 4,650 slices
-        // against 31 ms probing the primary key.
-        let slices: Vec<Option<Vec<u8>>> = if names.is_empty() {
-            Vec::new()
-        } else {
-            sqlx::query_scalar(
-                "SELECT (SELECT substring(b.sorted_values FROM w.s FOR w.l) FROM metric_blocks b \
-                 WHERE b.tenant_id = $5 AND b.machine_id = $6 AND b.last_ms = w.t \
-                 AND b.metric = w.m) \
-                 FROM unnest($1::text[], $2::bigint[], $3::int[], $4::int[]) \
-                 WITH ORDINALITY AS w(m, t, s, l, i) ORDER BY w.i",
-            )
-            .bind(&names)
-            .bind(&lasts)
-            .bind(&starts)
-            .bind(&lens)
-            .bind(tenant.0)
-            .bind(machine.0)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(Error::db("reading summary block slices"))?
-        };
-        tx.commit().await.map_err(Error::db("ending a read"))?;
-        let slices: Vec<Vec<u8>> = slices.into_iter().collect::<Option<_>>().ok_or_else(|| {
-            Error::Invalid(
-                "a stored summary block is corrupt: a block its sketch names is missing".into(),
-            )
-        })?;
-        if slices.len() != names.len() {
-            return Err(Error::Invalid(
-                "a stored summary block is corrupt: a block its sketch names is missing".into(),
-            ));
+        let mut loose = loose.into_iter();
+        let work: Vec<(&Vec<Metric>, Vec<Vec<f64>>)> = shares
+            .iter()
+            .map(|ms| (ms, loose.by_ref().take(ms.len()).collect()))
+            .collect();
+        let spans = &spans[..];
+        let results = futures_util::future::join_all(txs.iter_mut().zip(work).map(
+            |(tx, (ms, l))| async move {
+                summaries_on(tx, tenant, machine, ms, (from_ms, to_ms), spans, l).await
+            },
+        ))
+        .await;
+        for tx in txs {
+            tx.commit().await.map_err(Error::db("ending a read"))?;
         }
-        let out = tokio::task::spawn_blocking(move || {
-            let mut slices = slices.into_iter();
-            let mut read: Vec<f64> = Vec::new();
-            plans
-                .iter()
-                .map(|plan| {
-                    read.clear();
-                    // Reads first: zip stops on it without taking a slice of the next metric.
-                    for ((_, _, a, z), bytes) in plan.reads().zip(slices.by_ref()) {
-                        let before = read.len();
-                        crate::sketch::decode_f64s(&bytes, &mut read)?;
-                        if read.len() - before != z - a {
-                            return Err(Error::Invalid(
-                                "a stored summary block is corrupt: it is shorter than its sketch says"
-                                    .into(),
-                            ));
-                        }
-                    }
-                    plan.finish(&read)
-                })
-                .collect::<Result<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| Error::Task(e.to_string()))??;
-        Ok(Some(out))
+        Ok(Some(results.into_iter().collect::<Result<Vec<_>>>()?))
     }
 
     /// Compacts the machine's rows that no span covers into spans of
@@ -1724,6 +1650,177 @@ fn upload_from_row(r: &PgRow) -> Upload {
 }
 
 /// Runs `COPY (select) TO STDOUT (FORMAT binary)` on `conn`, calling `on_tuple` per row.
+/// The non-NULL values of `metrics` in the rows inside `gaps` (ranges `[a, b)`),
+/// per metric: the rows a summary takes from the table.
+async fn loose_on(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    machine: MachineId,
+    metrics: &[Metric],
+    gaps: &[(i64, i64)],
+) -> Result<Vec<Vec<f64>>> {
+    let mut loose: Vec<Vec<f64>> = vec![Vec::new(); metrics.len()];
+    if metrics.is_empty() {
+        return Ok(loose);
+    }
+    for gaps in gaps.chunks(32) {
+        // Only integers and metric names are formatted into the statement (COPY
+        // takes no parameters).
+        let ranges = gaps
+            .iter()
+            .map(|(a, b)| format!("(ts_ms >= {a} AND ts_ms < {b})"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let select = format!(
+            "SELECT {} FROM interval_metrics WHERE tenant_id = {} AND machine_id = {} \
+             AND ({ranges})",
+            compute::column_list(metrics),
+            tenant.0,
+            machine.0,
+        );
+        copy_dense_on(tx, &select, &mut loose).await?;
+    }
+    Ok(loose)
+}
+
+/// Summaries of `metrics` over `spans` and each metric's `loose` values, on a
+/// transaction that sees those spans: the blocks' sketches, then the slices they
+/// call for ([`PgStore::sketch_summaries`]).
+async fn summaries_on(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    machine: MachineId,
+    metrics: &[Metric],
+    (from_ms, to_ms): (i64, i64),
+    spans: &[compute::Span],
+    loose: Vec<Vec<f64>>,
+) -> Result<Vec<Option<perfcore::stats::Summary>>> {
+    use crate::sketch::{BlockSketch, SketchSummary};
+    let mut sketches: Vec<Vec<BlockSketch>> = vec![Vec::new(); metrics.len()];
+    if !spans.is_empty() && !metrics.is_empty() {
+        // Only integers and metric names (identifiers of this crate) are
+        // formatted into the statement.
+        let names = metrics
+            .iter()
+            .map(|m| format!("'{}'", m.name()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let select = format!(
+            "SELECT metric, last_ms, value_count::bigint, value_mean, value_m2, sketch \
+             FROM metric_blocks WHERE tenant_id = {t} AND machine_id = {mach} \
+             AND metric IN ({names}) AND last_ms >= {from_ms} AND last_ms < {to_ms} \
+             AND first_ms >= {from_ms} ORDER BY last_ms, metric",
+            t = tenant.0,
+            mach = machine.0,
+        );
+        copy_out_on(&mut *tx, &select, &mut |f| {
+            let name = f.opt_bytes(0)?.unwrap_or_default();
+            let i = metrics
+                .iter()
+                .position(|m| m.name().as_bytes() == name)
+                .ok_or_else(|| Error::Invalid("a summary block of another metric".into()))?;
+            let last = f.i64(1)?;
+            if spans.binary_search_by_key(&last, |s| s.last_ms).is_err() {
+                return Err(Error::Invalid("a summary block without its span".into()));
+            }
+            let sketch = f
+                .opt_bytes(5)?
+                .ok_or_else(|| Error::Invalid("a stored block sketch is NULL".into()))?;
+            sketches[i].push(BlockSketch::new(
+                last,
+                f.i64(2)?,
+                f.f64(3)?,
+                f.f64(4)?,
+                sketch,
+            )?);
+            Ok(())
+        })
+        .await?;
+    }
+    // Sorting the loose values and the sketches' values is CPU work: off the runtime.
+    let plans: Vec<SketchSummary> = tokio::task::spawn_blocking(move || {
+        sketches
+            .into_iter()
+            .zip(loose)
+            .map(|(b, l)| SketchSummary::plan(b, l))
+            .collect()
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))?;
+    let (mut names, mut lasts, mut starts, mut lens) = (vec![], vec![], vec![], vec![]);
+    for (m, plan) in metrics.iter().zip(&plans) {
+        for (_, last, a, z) in plan.reads() {
+            let byte = |p: usize| {
+                i32::try_from(p * 8)
+                    .map_err(|_| Error::Invalid("a summary block is too large".into()))
+            };
+            names.push(m.name());
+            lasts.push(last);
+            starts.push(byte(a)? + 1);
+            lens.push(byte(z - a)?);
+        }
+    }
+    // A subquery per slice, not a join: without statistics on metric_blocks (a
+    // role that does not own it cannot ANALYZE it) the planner joined by
+    // rescanning every block of the machine per slice, 0.45 s for 4,650 slices
+    // against 31 ms probing the primary key.
+    let slices: Vec<Option<Vec<u8>>> = if names.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_scalar(
+            "SELECT (SELECT substring(b.sorted_values FROM w.s FOR w.l) FROM metric_blocks b \
+             WHERE b.tenant_id = $5 AND b.machine_id = $6 AND b.last_ms = w.t \
+             AND b.metric = w.m) \
+             FROM unnest($1::text[], $2::bigint[], $3::int[], $4::int[]) \
+             WITH ORDINALITY AS w(m, t, s, l, i) ORDER BY w.i",
+        )
+        .bind(&names)
+        .bind(&lasts)
+        .bind(&starts)
+        .bind(&lens)
+        .bind(tenant.0)
+        .bind(machine.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(Error::db("reading summary block slices"))?
+    };
+    let slices: Vec<Vec<u8>> = slices.into_iter().collect::<Option<_>>().ok_or_else(|| {
+        Error::Invalid(
+            "a stored summary block is corrupt: a block its sketch names is missing".into(),
+        )
+    })?;
+    if slices.len() != names.len() {
+        return Err(Error::Invalid(
+            "a stored summary block is corrupt: a block its sketch names is missing".into(),
+        ));
+    }
+    let out = tokio::task::spawn_blocking(move || {
+        let mut slices = slices.into_iter();
+        let mut read: Vec<f64> = Vec::new();
+        plans
+            .iter()
+            .map(|plan| {
+                read.clear();
+                // Reads first: zip stops on it without taking a slice of the next metric.
+                for ((_, _, a, z), bytes) in plan.reads().zip(slices.by_ref()) {
+                    let before = read.len();
+                    crate::sketch::decode_f64s(&bytes, &mut read)?;
+                    if read.len() - before != z - a {
+                        return Err(Error::Invalid(
+                            "a stored summary block is corrupt: it is shorter than its sketch says"
+                                .into(),
+                        ));
+                    }
+                }
+                plan.finish(&read)
+            })
+            .collect::<Result<Vec<_>>>()
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))??;
+    Ok(out)
+}
+
 /// Appends the non-NULL values of each column of a binary COPY out of `select`
 /// (DOUBLE PRECISION columns only) to the matching vector of `cols`.
 async fn copy_dense_on(conn: &mut PgConnection, select: &str, cols: &mut [Vec<f64>]) -> Result<()> {
