@@ -41,6 +41,16 @@ pub(crate) fn series_keys(devices: &[DeviceRow]) -> Vec<(&str, &str, &str)> {
     keys
 }
 
+/// Appends a part of a column read in parts, taking it whole when the column is
+/// still empty (as most are: one read part).
+pub(crate) fn append_column(all: &mut Vec<f64>, mut part: Vec<f64>) {
+    if all.is_empty() {
+        *all = part;
+    } else {
+        all.append(&mut part);
+    }
+}
+
 /// The metrics that may have values on a machine with this mask, in column order:
 /// reads skip the columns that were never written.
 pub(crate) fn present_metrics(mask: i64) -> Vec<Metric> {
@@ -209,34 +219,17 @@ pub(crate) struct Span {
     pub rows: i64,
 }
 
-/// A metric's values in one block, as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct EncodedBlock {
-    /// Number of values.
-    pub count: i64,
-    /// The values, NaN left out, sorted ascending by [`f64::total_cmp`],
-    /// little-endian.
-    pub sorted: Vec<u8>,
-    /// Their sketch ([`crate::sketch::encode_sketch`]).
-    pub sketch: Vec<u8>,
-    /// Their moments.
-    pub moments: Moments,
-}
-
-/// Encodes a metric's values in one block.
-pub(crate) fn encode_block(mut values: Vec<f64>) -> EncodedBlock {
+/// A metric's values in one block, as stored: NaN left out, sorted ascending by
+/// [`f64::total_cmp`].
+pub(crate) fn sorted_block(mut values: Vec<f64>) -> Vec<f64> {
     values.retain(|v| !v.is_nan());
     values.sort_unstable_by(f64::total_cmp);
-    let mut sorted = Vec::with_capacity(values.len() * 8);
-    for v in &values {
-        sorted.extend_from_slice(&v.to_le_bytes());
-    }
-    EncodedBlock {
-        count: values.len() as i64,
-        sorted,
-        sketch: crate::sketch::encode_sketch(&values),
-        moments: Moments::of(&values),
-    }
+    values
+}
+
+/// Values as the blocks store them: little-endian f64, one after another.
+pub(crate) fn le_bytes(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// A metric's compacted blocks, decoded into one buffer (reused from metric to
@@ -256,7 +249,7 @@ impl FlatRuns {
         self.runs.clear();
     }
 
-    /// Appends a stored block, checked to be what [`encode_block`] writes: whole
+    /// Appends a stored block, checked to be what [`sorted_block`] and [`le_bytes`] write: whole
     /// values, `count` of them, no NaN, ascending.
     pub fn push(&mut self, bytes: &[u8], count: i64) -> Result<()> {
         let corrupt =
@@ -424,15 +417,11 @@ mod block_tests {
 
     #[test]
     fn blocks_decode_what_was_encoded_and_refuse_damage() {
-        let e = encode_block(vec![3.0, f64::NAN, -1.5, 2.0, 2.0]);
-        let (count, bytes) = (e.count, e.sorted);
+        let sorted = sorted_block(vec![3.0, f64::NAN, -1.5, 2.0, 2.0]);
+        assert_eq!(sorted, [-1.5, 2.0, 2.0, 3.0]);
+        let (count, bytes) = (sorted.len() as i64, le_bytes(&sorted));
         assert_eq!(count, 4);
-        assert_eq!(e.moments, Moments::of(&[-1.5, 2.0, 2.0, 3.0]));
-        // Four values: the sketch holds the first and the last.
-        assert_eq!(
-            e.sketch,
-            [(-1.5f64).to_le_bytes(), 3.0f64.to_le_bytes()].concat()
-        );
+        assert_eq!(&bytes[..8], &(-1.5f64).to_le_bytes());
         let mut f = FlatRuns::default();
         f.push(&bytes, count).unwrap();
         assert_eq!(f.values, [-1.5, 2.0, 2.0, 3.0]);

@@ -850,15 +850,10 @@ fn check_name(what: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Appends each part column to its column (taking it whole when the column is
-/// still empty, as most are: one read part).
+/// Appends each part column to its column ([`compute::append_column`]).
 fn append_columns<'a>(cols: impl Iterator<Item = &'a mut Vec<f64>>, part: Vec<(Metric, Vec<f64>)>) {
     for (all, (_, v)) in cols.zip(part) {
-        if all.is_empty() {
-            *all = v;
-        } else {
-            all.extend_from_slice(&v);
-        }
+        compute::append_column(all, v);
     }
 }
 

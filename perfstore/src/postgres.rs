@@ -505,29 +505,15 @@ impl PgStore {
         rows: &[IntervalRow],
         plain: bool,
     ) -> Result<u64> {
-        let direct = plain && self.direct_copy;
-        if direct {
+        if plain && self.direct_copy {
             return self.copy_rows_direct(tx, tenant, machine, rows).await;
         }
         let (send, recv) = tokio::sync::mpsc::channel::<(Vec<Metric>, Vec<u8>)>(1);
         let producer = async move {
             for chunk in rows.chunks(STAGE_ROWS) {
                 let present = compute::present_metrics(compute::metric_mask(chunk));
-                let keys = if direct { 4 } else { 2 };
-                let fields = keys + present.len();
-                let mut enc = CopyEncoder::new(chunk.len() * (2 + fields * 12) + 32);
-                for r in chunk {
-                    enc.tuple(fields as i16);
-                    if direct {
-                        enc.i64(tenant.0);
-                        enc.i64(machine.0);
-                    }
-                    enc.i64(r.timestamp_ms);
-                    enc.f64(r.elapsed_s);
-                    for m in &present {
-                        enc.opt_f64(r.values[m.index()]);
-                    }
-                }
+                let mut enc = CopyEncoder::new(chunk.len() * (2 + (2 + present.len()) * 12) + 32);
+                encode_rows(&mut enc, chunk, &present, None);
                 if send.send((present, enc.finish())).await.is_err() {
                     break; // the consumer failed; its error is returned
                 }
@@ -540,23 +526,7 @@ impl PgStore {
             let mut stored = 0u64;
             let mut first = true;
             while let Some((present, data)) = recv.recv().await {
-                let cols = if present.is_empty() {
-                    "ts_ms, interval_s".to_owned()
-                } else {
-                    format!("ts_ms, interval_s, {}", compute::column_list(&present))
-                };
-                if direct {
-                    stored += copy_in(
-                        tx,
-                        &format!(
-                            "COPY {INGEST_PARTITION} (tenant_id, machine_id, {cols}) \
-                             FROM STDIN (FORMAT binary)"
-                        ),
-                        data,
-                    )
-                    .await?;
-                    continue;
-                }
+                let cols = row_columns(&present);
                 if !first {
                     sqlx::query("TRUNCATE perfan_stage_metrics")
                         .execute(&mut **tx)
@@ -601,12 +571,8 @@ impl PgStore {
     ) -> Result<u64> {
         let present = compute::present_metrics(compute::metric_mask(rows));
         let fields = 4 + present.len();
-        let cols = if present.is_empty() {
-            "ts_ms, interval_s".to_owned()
-        } else {
-            format!("ts_ms, interval_s, {}", compute::column_list(&present))
-        };
-        let (send, mut recv) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
+        let cols = row_columns(&present);
+        let (send, recv) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
         let producer = {
             let present = &present;
             async move {
@@ -618,16 +584,7 @@ impl PgStore {
                     } else {
                         CopyEncoder::continuation(capacity)
                     };
-                    for r in part {
-                        enc.tuple(fields as i16);
-                        enc.i64(tenant.0);
-                        enc.i64(machine.0);
-                        enc.i64(r.timestamp_ms);
-                        enc.f64(r.elapsed_s);
-                        for m in present {
-                            enc.opt_f64(r.values[m.index()]);
-                        }
-                    }
+                    encode_rows(&mut enc, part, present, Some((tenant, machine)));
                     let bytes = if n + 1 == parts {
                         enc.finish()
                     } else {
@@ -640,6 +597,9 @@ impl PgStore {
             }
         };
         let consumer = async {
+            // Owned here, so that the producer's send fails (instead of waiting for
+            // ever) once this side has stopped on an error.
+            let mut recv = recv;
             let mut copy = tx
                 .copy_in_raw(&format!(
                     "COPY {INGEST_PARTITION} (tenant_id, machine_id, {cols}) FROM STDIN (FORMAT binary)"
@@ -751,12 +711,8 @@ impl PgStore {
         .await;
         let mut loose: Vec<Vec<f64>> = vec![Vec::new(); all.len()];
         for part in parts {
-            for (col, mut v) in loose.iter_mut().zip(part?) {
-                if col.is_empty() {
-                    *col = v;
-                } else {
-                    col.append(&mut v);
-                }
+            for (col, v) in loose.iter_mut().zip(part?) {
+                compute::append_column(col, v);
             }
         }
         let mut loose = loose.into_iter();
@@ -883,13 +839,14 @@ impl PgStore {
                     if values.is_empty() {
                         continue;
                     }
-                    let e = compute::encode_block(values);
+                    let sorted = compute::sorted_block(values);
+                    let moments = perfcore::stats::Moments::of(&sorted);
                     names.push(m.name());
-                    counts.push(i32::try_from(e.count).unwrap_or(i32::MAX));
-                    blobs.push(e.sorted);
-                    means.push(e.moments.mean);
-                    m2s.push(e.moments.m2);
-                    sketches.push(e.sketch);
+                    counts.push(i32::try_from(sorted.len()).unwrap_or(i32::MAX));
+                    blobs.push(compute::le_bytes(&sorted));
+                    means.push(moments.mean);
+                    m2s.push(moments.m2);
+                    sketches.push(crate::sketch::encode_sketch(&sorted));
                 }
                 if !names.is_empty() {
                     sqlx::query(
@@ -1819,6 +1776,38 @@ async fn summaries_on(
     .await
     .map_err(|e| Error::Task(e.to_string()))??;
     Ok(out)
+}
+
+/// The columns [`encode_rows`] writes after the keys.
+fn row_columns(present: &[Metric]) -> String {
+    if present.is_empty() {
+        "ts_ms, interval_s".to_owned()
+    } else {
+        format!("ts_ms, interval_s, {}", compute::column_list(present))
+    }
+}
+
+/// Appends `rows` as COPY tuples: `keys` (tenant and machine) when given, then the
+/// columns of [`row_columns`].
+fn encode_rows(
+    enc: &mut CopyEncoder,
+    rows: &[IntervalRow],
+    present: &[Metric],
+    keys: Option<(TenantId, MachineId)>,
+) {
+    let fields = (2 + present.len() + if keys.is_some() { 2 } else { 0 }) as i16;
+    for r in rows {
+        enc.tuple(fields);
+        if let Some((t, m)) = keys {
+            enc.i64(t.0);
+            enc.i64(m.0);
+        }
+        enc.i64(r.timestamp_ms);
+        enc.f64(r.elapsed_s);
+        for m in present {
+            enc.opt_f64(r.values[m.index()]);
+        }
+    }
 }
 
 /// Appends the non-NULL values of each column of a binary COPY out of `select`

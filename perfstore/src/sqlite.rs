@@ -915,8 +915,8 @@ impl SqliteStore {
                     if values.is_empty() {
                         continue;
                     }
-                    let encoded = compute::encode_block(values);
-                    let (count, bytes) = (encoded.count, encoded.sorted);
+                    let sorted = compute::sorted_block(values);
+                    let (count, bytes) = (sorted.len() as i64, compute::le_bytes(&sorted));
                     sqlx::query(
                         "INSERT INTO metric_blocks (tenant_id, machine_id, last_ms, metric, \
                          first_ms, value_count, sorted_values) VALUES (?, ?, ?, ?, ?, ?, ?)",

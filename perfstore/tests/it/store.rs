@@ -1012,3 +1012,73 @@ async fn sqlite_file_and_memory_reads_agree() {
     assert_eq!(got[0], got[1]);
     memory.close().await;
 }
+
+/// A COPY the server refuses returns its error and stores nothing, whether it is
+/// refused at its start (the role lost its grant on the partition after the store
+/// opened: the parts being encoded must not wait for ever on a sender nobody reads)
+/// or partway through (a trigger raises on one row of the third part); the store
+/// works on afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_copy_refused_is_an_error_not_a_hang() {
+    use sqlx::Connection;
+    let Some(mut db) = crate::harness::postgres().await else {
+        return;
+    };
+    let plain = db.plain_role_url().await;
+    let s = Store::open_with(&plain, &crate::harness::options())
+        .await
+        .unwrap();
+    assert!(s.copies_directly());
+    let t = s.tenant_by_name_or_create("a").await.unwrap().id;
+    let m = machine(&s, t, "m").await.id;
+    let role = plain
+        .split("://")
+        .nth(1)
+        .unwrap()
+        .split('@')
+        .next()
+        .unwrap();
+    let batch = rows(0, 60_000);
+    let ingest = || {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            s.ingest(t, m, &batch, &[]),
+        )
+    };
+    let admin = |sql: String| {
+        let url = db.url.clone();
+        async move {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+    };
+    admin(format!(
+        "REVOKE INSERT ON perfan_ingest.interval_metrics FROM {role}"
+    ))
+    .await;
+    let err = ingest().await.expect("returns, not hangs").unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    admin(format!(
+        "GRANT INSERT ON perfan_ingest.interval_metrics TO {role}"
+    ))
+    .await;
+    let bad_ts = T0 + 20_000 * 10_000;
+    admin(format!(
+        "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN IF NEW.ts_ms = {bad_ts} THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+         RETURN NEW; END $$; \
+         CREATE TRIGGER refuse_one BEFORE INSERT ON perfan_ingest.interval_metrics \
+         FOR EACH ROW EXECUTE FUNCTION refuse_one();"
+    ))
+    .await;
+    let err = ingest().await.expect("returns, not hangs").unwrap_err();
+    assert!(err.to_string().contains("refused by the test"), "{err}");
+    assert!(s.rows(t, m, i64::MIN, i64::MAX).await.unwrap().is_empty());
+    admin("DROP TRIGGER refuse_one ON perfan_ingest.interval_metrics".into()).await;
+    let r = ingest().await.unwrap().unwrap();
+    assert_eq!(r.stored, 60_000);
+    s.close().await;
+}
